@@ -1,0 +1,137 @@
+"""The one command-line helper every experiment uses.
+
+``run(name, doc, body, argv)`` parses the shared flags (``--quick``, ``--seed``, ``--out``,
+``--mode``), runs ``body(args) -> Outcome``, prints the result next to the reference,
+writes ``OUT/metrics.json`` and returns the metrics dict. The schema, one for every
+experiment::
+
+    {"experiment", "mode", "backend", "seconds", "data_source",
+     "result": {...}, "reference": {...}, "ok": bool, "figures": [...]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+
+from jaxbasics.train import MODES
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What an experiment's body returns. Values must be numbers, strings, lists or dicts."""
+
+    result: dict[str, Any]
+    reference: dict[str, Any]
+    ok: bool
+    data_source: str = "synthetic"
+    figures: list[str] = dataclasses.field(default_factory=list)
+
+
+def jsonable(value: Any) -> Any:
+    """Numbers, arrays and containers as plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.ndarray, jax.Array, np.generic)):
+        return np.asarray(value).tolist()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level: {"a": {"b": 1}} -> {"a b": 1}."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key} "))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def fmt(value: Any) -> str:
+    """A short human form of a result value."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    """A plain-text table with aligned columns."""
+    cells = [list(map(str, header))] + [[fmt(c) if not isinstance(c, str) else c for c in r]
+                                        for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def parser(doc: str | None, *, default_mode: str = "fused",
+           default_seed: int = 0) -> argparse.ArgumentParser:
+    """The shared flags. ``doc``'s first line is the description."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="a few seconds of work (tests and the catalogue runner use it)")
+    p.add_argument("--seed", type=int, default=default_seed, help="PRNG seed (default %(default)s)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="directory for metrics.json and figures (default runs/<experiment>)")
+    p.add_argument("--mode", choices=MODES, default=default_mode,
+                   help="eager: no jit; jit: a compiled step per batch; fused: whole "
+                        "epochs in one compiled scan (default %(default)s)")
+    return p
+
+
+def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome],
+        argv: Sequence[str] | None = None, *, default_mode: str = "fused",
+        add_arguments: Callable[[argparse.ArgumentParser], None] | None = None) -> dict:
+    """Parse ``argv``, run ``body(args)``, report, write ``metrics.json``; return the metrics.
+
+    ``args.out`` is the output directory (created); ``body`` writes its figures there.
+    """
+    p = parser(doc, default_mode=default_mode)
+    if add_arguments is not None:
+        add_arguments(p)
+    args = p.parse_args(argv)
+    args.out = Path(args.out) if args.out is not None else Path("runs") / name
+    args.out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    outcome = body(args)
+    seconds = time.perf_counter() - start
+    metrics = jsonable({
+        "experiment": name, "mode": args.mode, "backend": jax.default_backend(),
+        "seconds": round(seconds, 3), "data_source": outcome.data_source,
+        "result": outcome.result, "reference": outcome.reference, "ok": bool(outcome.ok),
+        "figures": [str(f) for f in outcome.figures],
+    })
+    result, reference = flatten(metrics["result"]), flatten(metrics["reference"])
+    keys = list(reference) + [k for k in result if k not in reference]
+    rows = [[k, fmt(result.get(k, "")), fmt(reference.get(k, ""))] for k in keys]
+    print(f"\n== {name} ({args.mode}, {metrics['backend']}, {seconds:.2f} s, "
+          f"data: {outcome.data_source})")
+    print(table(rows, ["quantity", "result", "reference"]))
+    print(f"{'ok' if outcome.ok else 'NOT OK'}: {name}; wrote {args.out / 'metrics.json'}"
+          + (f" and {len(outcome.figures)} figure(s)" if outcome.figures else ""))
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def torch_original(name: str) -> Callable[[int], float]:
+    """The PyTorch original ``experiments._torch_originals.<name>``, imported when called."""
+    def run(units: int) -> float:
+        import importlib
+        return getattr(importlib.import_module("experiments._torch_originals"), name)(units)
+    return run

@@ -1,0 +1,113 @@
+"""Himmelblau's function (seed 004, seed 001 §46): Adam from four starting points.
+
+f(x, y) = (x² + y - 11)² + (x + y² - 7)²; the surface over [-6, 6)² in steps of 0.1;
+Adam lr 1e-3 for 20000 steps from [0, 0], [1, 0], [-4, 0], [4, 0], logged every 2000 steps.
+The four starts are one program: a (4, 2) parameter array, the objective summed over the
+``vmap``ped rows. Adam is elementwise, so this is exactly four independent runs.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import _cli
+from jaxbasics import optim, plots
+from jaxbasics.bench import Workload
+from jaxbasics.train import fit, init_state, make_step
+
+STARTS = ((0.0, 0.0), (1.0, 0.0), (-4.0, 0.0), (4.0, 0.0))
+MINIMA = ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126))
+LEARNING_RATE, STEPS, LOG_EVERY = 1e-3, 20000, 2000
+QUICK_LEARNING_RATE, QUICK_STEPS, QUICK_LOG_EVERY = 1e-2, 3000, 500
+
+
+def himmelblau(p):
+    """f at a point p: (2,) float32 -> () float32."""
+    x, y = p[0], p[1]
+    return (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2
+
+
+def objective(points, batch):
+    """The sum of f over the starts (points: (k, 2)); records f of each start."""
+    del batch
+    values = jax.vmap(himmelblau)(points)
+    return jnp.sum(values), {"f": values, "xy": points}
+
+
+def make(learning_rate: float):
+    """The optimizer and the step for a learning rate."""
+    optimizer = optim.make("adam", learning_rate)
+    return optimizer, make_step(objective, optimizer, has_aux=True)
+
+
+OPTIMIZER, STEP = make(LEARNING_RATE)
+
+
+def problem(optimizer=OPTIMIZER):
+    return init_state(jnp.asarray(STARTS, jnp.float32), optimizer), None
+
+
+def nearest_minimum(point) -> int:
+    return int(np.argmin(np.linalg.norm(np.asarray(MINIMA) - np.asarray(point), axis=1)))
+
+
+def body(args) -> _cli.Outcome:
+    lr, steps, every = ((QUICK_LEARNING_RATE, QUICK_STEPS, QUICK_LOG_EVERY) if args.quick
+                        else (LEARNING_RATE, STEPS, LOG_EVERY))
+    optimizer, step = (OPTIMIZER, STEP) if lr == LEARNING_RATE else make(lr)
+    xs = np.arange(-6, 6, 0.1)
+    X, Y = np.meshgrid(xs, xs)
+    print("x,y range:", xs.shape, xs.shape)
+    print("X,Y maps:", X.shape, Y.shape)
+    Z = np.asarray(jax.vmap(himmelblau)(jnp.stack([X.ravel(), Y.ravel()], 1))).reshape(X.shape)
+
+    def on_log(event):
+        for start, xy, fv in zip(STARTS, event.metrics["xy"], event.metrics["f"]):
+            print(f"start {list(start)} step {event.step}: x_y = {xy}, f(x) = {fv}")
+
+    state, _ = problem(optimizer)
+    state, history = fit(step, state, None, epochs=steps, mode=args.mode, log_every=every,
+                         on_log=on_log)
+    final = np.asarray(state.params)
+    f_final = np.asarray(jax.vmap(himmelblau)(state.params))
+    result, ok = {}, True
+    for start, point, fv in zip(STARTS, final, f_final):
+        m = nearest_minimum(point)
+        result[str(list(start))] = {"x_y": point.round(6).tolist(), "f": float(fv),
+                                    "minimum": list(MINIMA[m])}
+        ok &= fv < 1e-6 and np.linalg.norm(point - np.asarray(MINIMA[m])) < 1e-3
+        print(f"from {list(start)} -> ({point[0]:.6f}, {point[1]:.6f}), f = {fv:.3g}, "
+              f"minimum {MINIMA[m]}")
+    paths = {f"from {list(s)}": np.concatenate([[s], history.steps["xy"][:, i]])
+             for i, s in enumerate(STARTS)}
+    figure = plots.surface_with_paths(args.out / "himmelblau.png", X, Y, Z, paths,
+                                      title="Himmelblau")
+    curve = plots.curves(args.out / "loss.png",
+                         {f"from {list(s)}": history.steps["f"][:, i] + 1e-12
+                          for i, s in enumerate(STARTS)}, logy=True, title="f during Adam")
+    reference = {str(list(s)): {"f": 0.0, "minimum": list(MINIMA[m])}
+                 for s, m in zip(STARTS, (0, 0, 2, 3))}
+    return _cli.Outcome(result, reference, bool(ok), data_source="none",
+                        figures=[figure, curve])
+
+
+def workloads(quick: bool) -> list[Workload]:
+    """The seed's 4 x 20000 Adam steps (as one vmapped program) for ``jit_vs_eager``."""
+    state, _ = problem()
+
+    def run(mode: str, steps: int) -> float:
+        return fit(STEP, state, None, epochs=steps, mode=mode)[1].loss[-1]
+
+    return [Workload("Himmelblau, 4 starts x Adam steps", run, 500 if quick else STEPS,
+                     unit="step", torch=_cli.torch_original("himmelblau"),
+                     eager_units=None if quick else 1000)]
+
+
+def main(argv=None) -> dict:
+    return _cli.run("himmelblau", __doc__, body, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Every training loop timed three ways, and against the PyTorch original.
+
+    python -m experiments.jit_vs_eager [--quick] [--json FILE] [--only SUBSTRING]
+
+eager: no jit, each operation dispatched from Python; jit: one compiled step per batch;
+fused: whole epochs (or a whole full-batch run) in one compiled ``lax.scan``; torch: the
+seed's loop (``zero_grad``/``backward``/``step``) on the CPU, when ``torch`` is importable.
+Run times are medians after a first call; compile time (first call minus the median) is
+reported apart. Ratios come from one run on one machine: compare them, not the seconds.
+The workloads come from each experiment module's ``workloads(quick)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+from pathlib import Path
+
+import jax
+
+from experiments import CATALOGUE, _cli
+from jaxbasics.bench import Workload, time_call
+
+
+def collect(quick: bool) -> list[Workload]:
+    """The workloads of every catalogue experiment that defines ``workloads(quick)``."""
+    found = []
+    for name in CATALOGUE:
+        module = importlib.import_module(f"experiments.{name}")
+        if hasattr(module, "workloads"):
+            found.extend(module.workloads(quick))
+    return found
+
+
+def measure(w: Workload, *, repeats: int, with_torch: bool) -> list[dict]:
+    """Rows {"workload", "impl", "mode", "seconds", "compile_seconds", "result", ...}."""
+    rows = []
+    for mode in ("eager", "jit", "fused"):
+        units = w.units if mode != "eager" or not w.eager_units else min(w.eager_units, w.units)
+        t = time_call(w.run, mode, units, repeats=1 if mode == "eager" else repeats,
+                      max_seconds=20)
+        row = {"workload": w.name, "impl": "jax", "mode": mode,
+               "seconds": t.seconds * w.units / units,
+               "compile_seconds": 0.0 if mode == "eager" else t.compile_seconds,
+               "result": float(t.result)}
+        if units != w.units:
+            row["extrapolated_from"] = f"{units} {w.unit}s"
+        rows.append(row)
+    if with_torch and w.torch is not None:
+        t = time_call(w.torch, w.units, repeats=3, max_seconds=30)
+        rows.append({"workload": w.name, "impl": "torch", "mode": "seed loop",
+                     "seconds": t.seconds, "compile_seconds": 0.0, "result": float(t.result)})
+    return rows
+
+
+def ratios(rows: list[dict]) -> list[list]:
+    """Speed-ups per workload: torch/fused, torch/jit, eager/jit, and end to end."""
+    out = []
+    for name in dict.fromkeys(r["workload"] for r in rows):
+        by = {r["mode"]: r for r in rows if r["workload"] == name}
+        torch_s = by.get("seed loop", {}).get("seconds")
+        fused, jit = by["fused"], by["jit"]
+        out.append([
+            name,
+            f"{torch_s / fused['seconds']:.3g}x" if torch_s else "-",
+            f"{torch_s / jit['seconds']:.3g}x" if torch_s else "-",
+            f"{by['eager']['seconds'] / jit['seconds']:.3g}x",
+            f"{torch_s / (fused['seconds'] + fused['compile_seconds']):.3g}x" if torch_s else "-",
+        ])
+    return out
+
+
+def main(argv=None) -> list[dict]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small sizes, for tests")
+    p.add_argument("--json", type=Path, help="write the rows to this file")
+    p.add_argument("--only", help="only workloads whose name contains this")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch originals")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs per mode (default 5)")
+    args = p.parse_args(argv)
+    with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
+    workloads = [w for w in collect(args.quick) if not args.only or args.only in w.name]
+    if not workloads:
+        p.error(f"no workload matches --only {args.only!r}")
+    print(f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}); "
+          f"PyTorch: {'yes' if with_torch else 'not installed (pip install torch)'}")
+    rows = []
+    for w in workloads:
+        print(f"timing {w.name} ...", flush=True)
+        rows.extend(measure(w, repeats=2 if args.quick else args.repeats, with_torch=with_torch))
+    print()
+    print(_cli.table([[r["workload"], r["impl"], r["mode"], f"{r['seconds'] * 1e3:.3g} ms",
+                       f"{r['compile_seconds'] * 1e3:.3g} ms", f"{r['result']:.6g}",
+                       r.get("extrapolated_from", "")] for r in rows],
+                     ["workload", "impl", "mode", "run", "compile", "result", "note"]))
+    print()
+    print(_cli.table(ratios(rows), ["workload", "torch/fused", "torch/jit", "eager/jit",
+                                    "torch/(fused+compile)"]))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Argument checks that fail with a clear message before XLA can."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+
+def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise ValueError naming ``name``."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+    return value
+
+
+def positive(name: str, value: Any, *, integer: bool = False) -> Any:
+    """Return ``value`` if it is a positive number (an int if ``integer``), else raise."""
+    kind = "a positive integer" if integer else "a positive number"
+    if isinstance(value, bool) or (integer and not isinstance(value, int)):
+        raise TypeError(f"{name} must be {kind}; got {value!r}")
+    try:
+        ok = value > 0
+    except TypeError:
+        raise TypeError(f"{name} must be {kind}; got {value!r}") from None
+    if not ok:
+        raise ValueError(f"{name} must be {kind}; got {value!r}")
+    return value
+
+
+def same_leading_axis(**arrays: Any) -> int:
+    """Return the common length of the arrays' first axes, or raise naming the odd one out."""
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        described = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+        raise ValueError(f"arrays must have the same number of rows (first axis): {described}")
+    return next(iter(lengths.values()))

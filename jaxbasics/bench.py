@@ -1,0 +1,87 @@
+"""Timing for benchmarks: warm-up, ``block_until_ready``, median of repeats, compile apart.
+
+Speed is measured here and reported as ratios from one run; tests never assert a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+from jaxbasics._checks import positive
+
+
+@dataclasses.dataclass
+class Timing:
+    """seconds: median run time after the first call; compile_seconds: first call minus that
+    median (tracing + XLA compilation; ~0 for eager code); runs: every run time; result:
+    the last call's return value."""
+
+    seconds: float
+    compile_seconds: float
+    runs: list[float]
+    result: Any = None
+
+
+def _call(fn: Callable, args: tuple) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return time.perf_counter() - start, out
+
+
+def time_call(fn: Callable[..., Any], *args: Any, repeats: int = 5,
+              max_seconds: float | None = None) -> Timing:
+    """Time ``fn(*args)``: one first call (compiles), then ``repeats`` timed calls.
+
+    The result of every call is blocked on, so asynchronous dispatch is counted.
+    ``max_seconds`` stops repeating once that much time has been spent on repeats (a slow
+    eager loop is then timed fewer times); with ``repeats=0`` the first call is the timing.
+    """
+    if repeats:
+        positive("repeats", repeats, integer=True)
+    first, out = _call(fn, args)
+    runs: list[float] = []
+    spent = 0.0
+    for _ in range(repeats):
+        if max_seconds is not None and runs and spent + runs[-1] > max_seconds:
+            break
+        seconds, out = _call(fn, args)
+        runs.append(seconds)
+        spent += seconds
+    if not runs:
+        return Timing(first, 0.0, [first], out)
+    median = statistics.median(runs)
+    return Timing(median, max(first - median, 0.0), runs, out)
+
+
+def matmul_gflops(n: int = 2048, dtype: Any = jnp.float32, repeats: int = 5) -> float:
+    """The device's matrix-multiply rate in GFLOP/s on an (n, n) @ (n, n) product."""
+    a = jax.random.normal(jax.random.key(0), (n, n), dtype)
+    timing = time_call(jax.jit(jnp.matmul), a, a, repeats=repeats)
+    return 2 * n**3 / timing.seconds / 1e9
+
+
+@dataclasses.dataclass
+class Workload:
+    """A training loop to time in each mode.
+
+    name: what it is, with the seed's sizes ("linear regression, 3000 full-batch epochs").
+    run: ``run(mode, units) -> result`` trains for ``units`` epochs or steps in ``mode``
+        from the same initial state every call (compiled functions are cached, so only the
+        first call of a mode compiles) and returns a value that depends on the whole run.
+    units, unit: the full size and its name ("epoch", "step").
+    torch: ``torch(units) -> result``, the PyTorch original, or None.
+    eager_units: time eager mode on this many units and scale up (eager JAX is slow).
+    """
+
+    name: str
+    run: Callable[[str, int], Any]
+    units: int
+    unit: str = "epoch"
+    torch: Callable[[int], Any] | None = None
+    eager_units: int | None = None

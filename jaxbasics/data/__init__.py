@@ -1,0 +1,10 @@
+"""Data: synthetic generators, minibatch indices and (later) real image datasets.
+
+Every generator takes an explicit ``jax.random`` key and returns arrays whose first axis
+is the example axis.
+"""
+
+from jaxbasics.data.batching import epoch_indices, num_batches, take
+from jaxbasics.data.synthetic import linear_data, synthetic_data
+
+__all__ = ["epoch_indices", "linear_data", "num_batches", "synthetic_data", "take"]

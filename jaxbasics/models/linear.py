@@ -1,0 +1,41 @@
+"""The linear layer, ``torch.nn.Linear`` as a pure function pair."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from jaxbasics._checks import choice, positive
+
+INITS = ("torch", "normal", "zeros")
+
+
+def init_linear(key: Array, in_features: int, out_features: int, *, init: str = "torch",
+                std: float = 0.01) -> dict[str, Array]:
+    """Parameters ``{"w": (out, in), "b": (out,)}`` float32.
+
+    init: ``'torch'`` is ``nn.Linear``'s default, w and b ~ U(-1/sqrt(in), 1/sqrt(in));
+        ``'normal'`` is d2l's ``w ~ N(0, std)``, b = 0; ``'zeros'`` is all zeros.
+    """
+    choice("init", init, INITS)
+    positive("in_features", in_features, integer=True)
+    positive("out_features", out_features, integer=True)
+    kw, kb = jax.random.split(key)
+    if init == "torch":
+        bound = 1 / math.sqrt(in_features)
+        w = jax.random.uniform(kw, (out_features, in_features), minval=-bound, maxval=bound)
+        b = jax.random.uniform(kb, (out_features,), minval=-bound, maxval=bound)
+    elif init == "normal":
+        w = std * jax.random.normal(kw, (out_features, in_features))
+        b = jnp.zeros((out_features,))
+    else:
+        w, b = jnp.zeros((out_features, in_features)), jnp.zeros((out_features,))
+    return {"w": w, "b": b}
+
+
+def apply_linear(params: dict[str, Array], x: Array) -> Array:
+    """y = x @ w.T + b; x: (batch, in) -> (batch, out)."""
+    return x @ params["w"].T + params["b"]

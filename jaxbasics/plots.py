@@ -1,0 +1,88 @@
+"""Figures written to PNG files with matplotlib's Agg backend: never a window.
+
+Each function takes arrays and a path, writes one figure and returns the path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def curves(path: str | os.PathLike, series: Mapping[str, Sequence[float]], *,
+           title: str = "", xlabel: str = "step", ylabel: str = "loss", logy: bool = False,
+           x: Mapping[str, Sequence[float]] | None = None) -> Path:
+    """Several named curves on one axis (loss against step, say)."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for name, ys in series.items():
+        xs = np.arange(len(ys)) if x is None else x[name]
+        ax.plot(xs, ys, label=name, lw=1.4)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def fit_line(path: str | os.PathLike, x: np.ndarray, y: np.ndarray, predicted: np.ndarray, *,
+             title: str = "") -> Path:
+    """Seed 000's plot: the data as dots and the fitted line."""
+    x, y, predicted = (np.ravel(a) for a in (x, y, predicted))
+    order = np.argsort(x)
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    ax.plot(x, y, "go", alpha=0.3, label="data")
+    ax.plot(x[order], predicted[order], "C0", lw=2, label="predicted")
+    ax.set(title=title, xlabel="x", ylabel="y")
+    ax.legend()
+    return _save(fig, path)
+
+
+def function_with_paths(path: str | os.PathLike, xs: np.ndarray, fx: np.ndarray,
+                        paths: Mapping[str, tuple[np.ndarray, np.ndarray]], *,
+                        title: str = "") -> Path:
+    """A 1-D function with optimisation trajectories (x_t, f(x_t)) drawn over it."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(xs, fx, "k", lw=1.2, label="f(x)")
+    for name, (px, pf) in paths.items():
+        ax.plot(px, pf, ".-", ms=3, lw=0.8, alpha=0.8, label=name)
+    ax.set(title=title, xlabel="x", ylabel="f(x)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def surface_with_paths(path: str | os.PathLike, X: np.ndarray, Y: np.ndarray, Z: np.ndarray,
+                       paths: Mapping[str, np.ndarray], *, title: str = "") -> Path:
+    """Seed 004's 3-D surface (view 60°, -30°) beside a contour map with 2-D paths."""
+    fig = plt.figure(figsize=(12, 5))
+    ax3 = fig.add_subplot(1, 2, 1, projection="3d")
+    ax3.plot_surface(X, Y, Z, cmap="viridis", linewidth=0, antialiased=True)
+    ax3.view_init(60, -30)
+    ax3.set(xlabel="x", ylabel="y", title=title)
+    ax = fig.add_subplot(1, 2, 2)
+    ax.contour(X, Y, np.log1p(Z), levels=30, cmap="viridis")
+    for name, p in paths.items():
+        ax.plot(p[:, 0], p[:, 1], ".-", ms=2, lw=1, label=name)
+        ax.plot(p[-1, 0], p[-1, 1], "r*", ms=10)
+    ax.set(xlabel="x", ylabel="y", title="paths on log(1 + f) contours")
+    ax.set_aspect("equal")
+    ax.legend(fontsize=8, loc="lower left")
+    return _save(fig, path)

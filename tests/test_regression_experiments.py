@@ -1,0 +1,94 @@
+"""Catalogue section A: each experiment reproduces its reference in --quick mode."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import (gradient_descent_1d, himmelblau, linear_regression, linreg_concise,
+                         linreg_scratch)
+from jaxbasics.train import MODES, fit
+
+SCHEMA = {"experiment", "mode", "backend", "seconds", "data_source", "result", "reference", "ok"}
+
+
+def _run(module, tmp_path, *flags):
+    metrics = module.main(["--quick", "--out", str(tmp_path), *flags])
+    assert SCHEMA <= set(metrics)
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    for figure in metrics["figures"]:
+        assert (tmp_path / figure.split("/")[-1]).stat().st_size > 10_000
+    return metrics
+
+
+def test_linear_regression(tmp_path):
+    m = _run(linear_regression, tmp_path)
+    r = m["result"]
+    assert m["ok"]
+    assert abs(r["w"] - r["w_least_squares"]) < 0.05 and abs(r["b"] - r["b_least_squares"]) < 0.05
+    assert abs(r["w"] - 5) < 0.2 and abs(r["b"] - 7) < 0.2 and r["final_loss"] < 0.08
+
+
+def test_linear_regression_modes_agree():
+    state, data = linear_regression.problem(jax.random.key(0))
+    finals = [fit(linear_regression.STEP, state, data, epochs=3000, mode=m)[0].params
+              for m in ("jit", "fused")]
+    for a, b in zip(jax.tree.leaves(finals[0]), jax.tree.leaves(finals[1])):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_gradient_descent_1d(tmp_path):
+    m = _run(gradient_descent_1d, tmp_path)
+    assert m["ok"]
+    # f'(x*) = 0 at the reported minimum: 2x sin x + x^2 cos x.
+    x = m["result"]["x_star"]
+    assert abs(2 * x * np.sin(x) + x**2 * np.cos(x)) < 1e-3 and abs(x - 5.0870) < 1e-3
+    assert abs(m["result"]["lr=0.001"]["x_final"] - x) < 1e-3
+    assert m["result"]["lr=0.05"]["crossings_of_x*"] > 2
+
+
+@pytest.mark.parametrize("module", [linreg_scratch, linreg_concise])
+def test_d2l_linear_regression(module, tmp_path):
+    m = _run(module, tmp_path)
+    r = m["result"]
+    assert m["ok"] and r["epoch_3_loss"] < 1e-4
+    assert r["w_error_max"] < 5e-3 and r["b_error"] < 5e-3
+    assert r["epoch_losses"][0] > r["epoch_losses"][-1]
+
+
+@pytest.mark.parametrize("module", [linreg_scratch, linreg_concise])
+def test_d2l_modes_agree(module):
+    state, data, key = module.problem(jax.random.key(0))
+    losses = [fit(module.STEP, state, data, epochs=1, batch_size=10, key=key, mode=mode)[1].loss
+              for mode in MODES]
+    for other in losses[1:]:
+        np.testing.assert_allclose(other, losses[0], rtol=1e-5, atol=1e-7)
+
+
+def test_himmelblau_quick(tmp_path):
+    m = _run(himmelblau, tmp_path)
+    assert m["ok"]
+    for start, res in m["result"].items():
+        assert res["f"] < 1e-6
+        x, y = res["x_y"]
+        assert (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2 < 1e-6
+
+
+def test_himmelblau_seed_settings_reach_the_four_minima():
+    state, _ = himmelblau.problem()
+    final, history = fit(himmelblau.STEP, state, None, epochs=himmelblau.STEPS, mode="fused")
+    f = np.asarray(jax.vmap(himmelblau.himmelblau)(final.params))
+    assert np.all(f < 1e-6)
+    reached = [himmelblau.nearest_minimum(p) for p in np.asarray(final.params)]
+    assert reached == [0, 0, 2, 3]
+    jit_final, _ = fit(himmelblau.STEP, state, None, epochs=2000, mode="jit")
+    fused_final, _ = fit(himmelblau.STEP, state, None, epochs=2000, mode="fused")
+    np.testing.assert_allclose(jit_final.params, fused_final.params, atol=1e-5)
+
+
+def test_wrong_flag_exits_with_usage(capsys):
+    with pytest.raises(SystemExit) as info:
+        linear_regression.main(["--mode", "turbo"])
+    assert info.value.code == 2
+    assert "invalid choice: 'turbo'" in capsys.readouterr().err

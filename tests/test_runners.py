@@ -1,0 +1,43 @@
+"""The catalogue runner and the benchmark, in quick mode."""
+
+import json
+
+from experiments import __main__ as catalogue
+from experiments import jit_vs_eager
+from jaxbasics.bench import time_call
+
+
+def test_catalogue_runner_writes_report(tmp_path, capsys):
+    code = catalogue.main(["--out", str(tmp_path), "--only", "linear_regression", "himmelblau"])
+    assert code == 0
+    rows = json.loads((tmp_path / "report.json").read_text())
+    assert [r["experiment"] for r in rows] == ["linear_regression", "himmelblau"]
+    assert all(r["ok"] for r in rows)
+    assert "2 of 2 ok" in capsys.readouterr().out
+    assert "![fit.png](linear_regression/fit.png)" in (tmp_path / "report.md").read_text()
+
+
+def test_jit_vs_eager_quick(tmp_path):
+    out = tmp_path / "bench.json"
+    rows = jit_vs_eager.main(["--quick", "--no-torch", "--only", "linear regression",
+                              "--json", str(out), "--repeats", "1"])
+    assert json.loads(out.read_text()) == rows
+    modes = {r["mode"]: r for r in rows if r["workload"].startswith("linear regression, 256")}
+    assert set(modes) == {"eager", "jit", "fused"}
+    assert all({"workload", "impl", "mode", "seconds", "compile_seconds", "result"} <= set(r)
+               for r in rows)
+    # The three modes compute the same run.
+    results = [m["result"] for m in modes.values()]
+    assert max(results) - min(results) < 1e-5
+
+
+def test_time_call_separates_compile_and_blocks():
+    calls = []
+
+    def fn(x):
+        calls.append(x)
+        return x
+
+    t = time_call(fn, 3, repeats=4)
+    assert len(calls) == 5 and len(t.runs) == 4 and t.result == 3
+    assert t.compile_seconds >= 0 and t.seconds >= 0
