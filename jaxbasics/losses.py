@@ -56,3 +56,38 @@ def squared_loss(y_hat: Array, y: Array) -> Array:
     """
     _same_shape(y_hat, y)
     return jnp.square(y_hat - y) / 2
+
+
+def _check_labels(logits: Array, labels: Array) -> None:
+    if jnp.ndim(logits) < 1 or jnp.shape(labels) != jnp.shape(logits)[:-1]:
+        raise ValueError(f"labels must have the shape of input without its class axis; got "
+                         f"input {jnp.shape(logits)} and labels {jnp.shape(labels)}")
+    if not jnp.issubdtype(jnp.asarray(labels).dtype, jnp.integer):
+        raise TypeError(f"labels must be integer class indices; got dtype {jnp.asarray(labels).dtype}")
+
+
+def nll(log_probs: Array, labels: Array, weight: Array | None = None,
+        reduction: str = "mean") -> Array:
+    """``F.nll_loss``: -log_probs[i, labels[i]], weighted by ``weight[labels[i]]``.
+
+    log_probs: (n, C) float; labels: (n,) int in [0, C); weight: (C,) or None. With weights
+    the mean is Σ wᵢ·lᵢ / Σ wᵢ (PyTorch's), not a plain mean.
+    """
+    _check_labels(log_probs, labels)
+    picked = -jnp.take_along_axis(log_probs, labels[..., None], axis=-1)[..., 0]
+    if weight is None:
+        return reduce(picked, reduction)
+    w = jnp.asarray(weight)[labels]
+    if reduction == "mean":
+        return jnp.sum(w * picked) / jnp.sum(w)
+    return reduce(w * picked, reduction)
+
+
+def cross_entropy(logits: Array, labels: Array, weight: Array | None = None,
+                  reduction: str = "mean") -> Array:
+    """``F.cross_entropy`` on integer labels: ``nll(log_softmax(logits), labels)``.
+
+    logits: (n, C) float; labels: (n,) int in [0, C).
+    """
+    import jax
+    return nll(jax.nn.log_softmax(logits, axis=-1), labels, weight, reduction)

@@ -5,6 +5,7 @@ is the example axis.
 """
 
 from jaxbasics.data.batching import epoch_indices, num_batches, take
+from jaxbasics.data.datasets import Dataset, load
 from jaxbasics.data.synthetic import linear_data, synthetic_data
 
-__all__ = ["epoch_indices", "linear_data", "num_batches", "synthetic_data", "take"]
+__all__ = ["Dataset", "epoch_indices", "load", "linear_data", "num_batches", "synthetic_data", "take"]
