@@ -11,4 +11,10 @@ CATALOGUE = [
     "linreg_scratch",
     "linreg_concise",
     "himmelblau",
+    "autograd_basics",
+    "activations",
+    "loss_functions",
+    "linreg_manual_grad",
+    "backprop",
+    "optimizers",
 ]
