@@ -11,6 +11,7 @@ CATALOGUE = [
     "linreg_scratch",
     "linreg_concise",
     "himmelblau",
+    "tensor_basics",
     "autograd_basics",
     "activations",
     "loss_functions",

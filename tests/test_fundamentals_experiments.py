@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from experiments import (CATALOGUE, activations, autograd_basics, backprop, linreg_manual_grad,
-                         loss_functions, optimizers)
+                         loss_functions, optimizers, tensor_basics)
 from jaxbasics import optim
 from jaxbasics.train import fit, init_state, make_step
 
@@ -24,9 +24,16 @@ def _run(module, tmp_path):
 
 
 def test_catalogue_lists_the_chapter():
-    for name in ("autograd_basics", "activations", "loss_functions", "linreg_manual_grad",
+    for name in ("tensor_basics", "autograd_basics", "activations", "loss_functions", "linreg_manual_grad",
                  "backprop", "optimizers"):
         assert name in CATALOGUE
+
+
+def test_tensor_basics(tmp_path):
+    r = _run(tensor_basics, tmp_path)
+    assert r["broadcast (4,32,14,14)+(32,14)"] == "error"
+    assert r["y"] == [0.0, 5.0, 0.0] and r["x after y = x.at[1].set(5)"] == [0.0, 0.0, 0.0]
+    assert r["a.reshape(4, 784*3).shape"] == [4, 2352]
 
 
 def test_autograd_basics(tmp_path):
