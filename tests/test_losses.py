@@ -147,6 +147,7 @@ class TestAgainstPyTorch:
             self.F.cross_entropy(self.t(LOGITS), self.t(probs), self.t(WEIGHT),
                                  label_smoothing=0.1).numpy(), rtol=1e-5)
 
+    @pytest.mark.filterwarnings("ignore:reduction. .mean. divides")
     def test_binary_and_kl(self):
         x = RNG.normal(size=(5, 3)).astype(np.float32) * 4
         x[0, 0], x[1, 1] = 100.0, -100.0
