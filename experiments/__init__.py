@@ -11,4 +11,11 @@ CATALOGUE = [
     "linreg_scratch",
     "linreg_concise",
     "himmelblau",
+    "tensor_basics",
+    "autograd_basics",
+    "activations",
+    "loss_functions",
+    "linreg_manual_grad",
+    "backprop",
+    "optimizers",
 ]

@@ -11,6 +11,7 @@ PyTorch                                        here
 ``RMSprop(p, lr, alpha=0.99)``                 ``make("rmsprop", lr, alpha=0.99)``
 ``Adam(p, lr, betas=(0.9, 0.999), eps=1e-8)``  ``make("adam", lr, b1=0.9, b2=0.999, eps=1e-8)``
 ``AdamW(p, lr, weight_decay=1e-2)``            ``make("adamw", lr, weight_decay=1e-2)``
+``LBFGS(p, lr=1, history_size=10)``            ``make("lbfgs", 1.0, memory_size=10)``
 =============================================  ==========================================
 
 Defaults follow PyTorch, not Optax, where they differ: AdamW's ``weight_decay`` is 1e-2
@@ -80,12 +81,30 @@ def adamw(learning_rate: LearningRate, b1: float = 0.9, b2: float = 0.999, eps: 
                        weight_decay=weight_decay)
 
 
+def lbfgs(learning_rate: LearningRate = 1.0, memory_size: int = 10,
+          linesearch: bool = True) -> optax.GradientTransformation:
+    """``torch.optim.LBFGS(lr=1, history_size=10, line_search_fn="strong_wolfe")``.
+
+    ``optax.lbfgs`` with a zoom (strong-Wolfe) line search; its ``update`` needs the loss,
+    the gradient and the objective, which :func:`jaxbasics.train.make_step` passes, so it
+    runs through ``train.fit`` like any other optimizer (one L-BFGS iteration per step).
+    ``linesearch=False`` takes plain steps of ``learning_rate`` along the L-BFGS direction.
+    """
+    positive("memory_size", memory_size, integer=True)
+    if linesearch:
+        return optax.lbfgs(_learning_rate(learning_rate) if learning_rate != 1.0 else None,
+                           memory_size=memory_size)
+    return optax.lbfgs(_learning_rate(learning_rate), memory_size=memory_size,
+                       linesearch=None)
+
+
 OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     "sgd": sgd,
     "momentum": lambda learning_rate, momentum=0.9, **kw: sgd(learning_rate, momentum, **kw),
     "rmsprop": rmsprop,
     "adam": adam,
     "adamw": adamw,
+    "lbfgs": lbfgs,
 }
 
 

@@ -53,7 +53,7 @@ def test_rmsprop_eps_outside_sqrt_like_pytorch():
     np.testing.assert_allclose(updates, -0.01 * 0.1 / (np.sqrt(v) + 1e-2), rtol=1e-6)
 
 
-@pytest.mark.parametrize("name", list(optim.OPTIMIZERS))
+@pytest.mark.parametrize("name", [n for n in optim.OPTIMIZERS if n != "lbfgs"])  # lbfgs: test_losses.py
 def test_every_optimizer_descends(name):
     params = _run(optim.make(name, 0.05), steps=50)
     assert float(jnp.sum(params["a"] ** 2)) < 14.0

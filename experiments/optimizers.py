@@ -1,0 +1,136 @@
+"""Optimizers compared (seed 001 §46, ``torch.optim``): SGD, momentum, RMSprop, Adam, AdamW, L-BFGS.
+
+Two problems, every optimizer run through the one engine ``jaxbasics.train.fit``
+(full batch, one compiled ``lax.scan`` in fused mode):
+
+* linear regression, y = 2x - 3.4 + 0.01·noise on 256 points, MSE, params from zero;
+* Himmelblau's function from (0, 0), whose minimum there is (3, 2) with f = 0.
+
+The learning rates are each optimizer's usual one for the problem's scale (``RATES``);
+L-BFGS uses its strong-Wolfe line search (PyTorch's ``line_search_fn="strong_wolfe"``).
+Figures: loss against step on a log axis for each problem. The result ranks the optimizers
+by final excess loss over the least attainable (ties broken by the first step under ``TOL``).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import _cli
+from experiments.himmelblau import himmelblau
+from jaxbasics import losses, optim, plots
+from jaxbasics.bench import Workload
+from jaxbasics.train import fit, init_state, make_step
+
+NAMES = ("sgd", "momentum", "rmsprop", "adam", "adamw", "lbfgs")
+RATES = {
+    "linreg": {"sgd": 0.1, "momentum": 0.05, "rmsprop": 0.01, "adam": 0.05, "adamw": 0.05,
+               "lbfgs": 1.0},
+    "himmelblau": {"sgd": 2e-3, "momentum": 1e-3, "rmsprop": 1e-2, "adam": 5e-2,
+                   "adamw": 5e-2, "lbfgs": 1.0},
+}
+STEPS, QUICK_STEPS = 2000, 300
+TOL = 1e-6
+
+
+def linreg_data(key, n: int = 256):
+    """x: (n, 1) float32 standard normal; y = 2x - 3.4 + 0.01·noise, (n, 1)."""
+    kx, kn = jax.random.split(key)
+    x = jax.random.normal(kx, (n, 1))
+    return x, 2.0 * x - 3.4 + 0.01 * jax.random.normal(kn, (n, 1))
+
+
+def linreg_objective(params, batch):
+    x, y = batch
+    return losses.mse(x @ params["w"] + params["b"], y)
+
+
+def himmelblau_objective(p, batch):
+    del batch
+    return himmelblau(p)
+
+
+PROBLEMS = {
+    "linreg": (linreg_objective,
+               lambda: {"w": jnp.zeros((1, 1)), "b": jnp.zeros((1,))},
+               lambda: linreg_data(jax.random.key(0))),
+    "himmelblau": (himmelblau_objective, lambda: jnp.zeros(2), lambda: None),
+}
+
+
+def optimizer(problem: str, name: str):
+    """The Optax optimizer for ``name`` at ``RATES[problem][name]`` (PyTorch defaults else)."""
+    kw = {"weight_decay": 0.0} if name == "adamw" and problem == "himmelblau" else {}
+    return optim.make(name, RATES[problem][name], **kw)
+
+
+def floor(problem: str) -> float:
+    """The least loss attainable: least squares' MSE for linreg, 0 for Himmelblau."""
+    if problem != "linreg":
+        return 0.0
+    x, y = (np.asarray(a, np.float64) for a in PROBLEMS[problem][2]())
+    X = np.hstack([x, np.ones_like(x)])
+    coef = np.linalg.lstsq(X, y, rcond=None)[0]
+    return float(np.mean((X @ coef - y) ** 2))
+
+
+def run(problem: str, name: str, steps: int, mode: str = "fused"):
+    """Train ``name`` on ``problem`` for ``steps`` full-batch steps; (final params, losses)."""
+    objective, init, data = PROBLEMS[problem]
+    tx = optimizer(problem, name)
+    state, history = fit(make_step(objective, tx), init_state(init(), tx), data(),
+                         epochs=steps, mode=mode)
+    final = float(objective(state.params, data()))
+    return state.params, np.append(history.loss, final)
+
+
+def rank(finals: dict[str, float], curves: dict[str, np.ndarray]) -> list[str]:
+    """Names by final loss, ties (both under TOL) by the first step under TOL."""
+    def first_under(name):
+        hits = np.flatnonzero(curves[name] < TOL)
+        return int(hits[0]) if hits.size else len(curves[name])
+    return sorted(finals, key=lambda n: (max(finals[n], TOL), first_under(n)))
+
+
+def body(args) -> _cli.Outcome:
+    steps = QUICK_STEPS if args.quick else STEPS
+    result, figures, ok = {}, [], True
+    for problem in PROBLEMS:
+        curves, finals, params, least = {}, {}, {}, floor(problem)
+        for name in NAMES:
+            p, curve = run(problem, name, steps, args.mode)
+            curve = np.maximum(curve - least, 0.0)   # excess over the least attainable loss
+            curves[name], finals[name], params[name] = curve, float(curve[-1]), p
+        order = rank(finals, curves)
+        result[problem] = {"least_loss": least, "excess_loss": finals, "ranking": order,
+                           "steps_to_tol": {n: int(np.argmax(curves[n] < TOL))
+                                            if (curves[n] < TOL).any() else None for n in NAMES}}
+        figures.append(plots.curves(args.out / f"{problem}_loss.png",
+                                    {n: c + 1e-12 for n, c in curves.items()}, logy=True,
+                                    title=f"{problem}: loss - least loss against step ({steps} steps)"))
+        ok &= finals["lbfgs"] < TOL and all(finals[n] < curves[n][0] / 100 for n in NAMES)
+        if problem == "himmelblau":
+            result[problem]["lbfgs_point"] = np.asarray(params["lbfgs"]).round(5).tolist()
+            ok &= bool(np.allclose(params["lbfgs"], [3.0, 2.0], atol=1e-3))
+    reference = {"linreg": {"excess_loss": {"lbfgs": 0.0}},
+                 "himmelblau": {"excess_loss": {"lbfgs": 0.0}, "lbfgs_point": [3.0, 2.0]}}
+    return _cli.Outcome(result, reference, bool(ok), figures=figures)
+
+
+def workloads(quick: bool) -> list[Workload]:
+    """Adam on the 256-point regression, for ``jit_vs_eager``."""
+    def run_adam(mode: str, steps: int) -> float:
+        return run("linreg", "adam", steps, mode)[1][-1]
+
+    return [Workload("optimizers: Adam, 256-point regression, full batch", run_adam,
+                     100 if quick else STEPS, unit="step", eager_units=None if quick else 200)]
+
+
+def main(argv=None) -> dict:
+    return _cli.run("optimizers", __doc__, body, argv)
+
+
+if __name__ == "__main__":
+    main()
