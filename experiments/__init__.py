@@ -11,4 +11,6 @@ CATALOGUE = [
     "linreg_scratch",
     "linreg_concise",
     "himmelblau",
+    "mnist_mlp",
+    "lenet",
 ]
