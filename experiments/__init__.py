@@ -11,6 +11,7 @@ CATALOGUE = [
     "linreg_scratch",
     "linreg_concise",
     "himmelblau",
+    "mnist_first",
     "mnist_mlp",
     "lenet",
 ]

@@ -18,7 +18,7 @@ from jaxbasics import losses, optim
 from jaxbasics.bench import Workload
 from jaxbasics.data import load
 from jaxbasics.models import apply_lenet, init_lenet
-from jaxbasics.train import fit, init_state, make_step
+from jaxbasics.train import evaluate, fit, init_state, make_step
 
 BATCH_SIZE, LEARNING_RATE, EPOCHS, QUICK_EPOCHS = 64, 0.1, 10, 3
 # Quick mode (1,000 digits, 45 steps) has only begun to learn: loss well below log(10).
@@ -46,14 +46,28 @@ def train(key, train_data, *, epochs=EPOCHS, learning_rate=LEARNING_RATE, mode="
                log_every=100 if on_log else 0, on_log=on_log, on_epoch=on_epoch)
 
 
+def seed_train_log(size: int):
+    """Seed 002's ``loss: l [current/size]`` line every 100 batches."""
+    def on_log(e) -> None:
+        print(f"loss: {e.metrics['loss']:>7f} [{e.batch * BATCH_SIZE:>5d}/{size:>5d}]")
+    return on_log
+
+
+def seed_test_log(metrics, params, test) -> dict[str, float]:
+    """Seed 002's ``Test Error: Accuracy: p%, Avg loss: l`` after an epoch."""
+    m = evaluate(metrics, params, test, 256)
+    print(f"Test Error: \n Accuracy: {100 * m['accuracy']:>0.1f}%, Avg loss: {m['loss']:>8f} \n")
+    return m
+
+
 def body(args) -> _cli.Outcome:
     train_data, test, source = _mnist.data(args)
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else EPOCHS)
     metrics = _mnist.metric_fn(apply_lenet)
     state, history = train(
         jax.random.key(args.seed), train_data, epochs=epochs, learning_rate=args.lr,
-        mode=args.mode, on_log=_mnist.train_log(len(train_data[1]), BATCH_SIZE),
-        on_epoch=lambda e, s: _mnist.test_log(metrics, s.params, test, 256))
+        mode=args.mode, on_log=seed_train_log(len(train_data[1])),
+        on_epoch=lambda e, s: seed_test_log(metrics, s.params, test))
     final = history.epochs[-1]
     figures = _mnist.figures(args.out, "lenet", history, apply_lenet, state.params, test,
                              history.epochs)

@@ -28,11 +28,16 @@ BATCH_SIZE, LEARNING_RATE, EPOCHS, QUICK_EPOCHS = 200, 0.01, 10, 10
 MIN_ACCURACY = {"quick": 0.6, "full": 0.8}
 
 
-def model(key, *, kaiming: bool = True, module: bool = False):
+def model(key, *, kaiming: bool = True, module: bool = False, relu_logits: bool = True):
     """(apply, params): raw parameters, or the NNX module made functional."""
     if module:
-        return nn.functional(nn.MLP(kaiming=kaiming, rngs=nnx.Rngs(key)))
-    return apply_mlp, init_mlp(key, init="kaiming" if kaiming else "normal")
+        return nn.functional(nn.MLP(kaiming=kaiming, relu_logits=relu_logits,
+                                    rngs=nnx.Rngs(key)))
+    apply = apply_mlp if relu_logits else _APPLY_LINEAR_LOGITS
+    return apply, init_mlp(key, init="kaiming" if kaiming else "normal")
+
+
+_APPLY_LINEAR_LOGITS = functools.partial(apply_mlp, relu_logits=False)
 
 
 @functools.lru_cache(maxsize=None)
@@ -44,11 +49,11 @@ def step_for(apply, learning_rate: float = LEARNING_RATE):
     return make_step(objective, optim.make("sgd", learning_rate))
 
 
-def train(key, train_data, *, epochs=EPOCHS, kaiming=True, module=False, mode="fused",
-          on_log=None, on_epoch=None):
+def train(key, train_data, *, epochs=EPOCHS, kaiming=True, module=False, relu_logits=True,
+          mode="fused", on_log=None, on_epoch=None):
     """Train the seed's MLP on (x, y); returns (apply, state, history)."""
     k_init, k_shuffle = jax.random.split(key)
-    apply, params = model(k_init, kaiming=kaiming, module=module)
+    apply, params = model(k_init, kaiming=kaiming, module=module, relu_logits=relu_logits)
     step = step_for(apply)
     state = init_state(params, optim.make("sgd", LEARNING_RATE))
     state, history = fit(step, state, train_data, epochs=epochs, batch_size=BATCH_SIZE,
@@ -66,10 +71,12 @@ def body(args) -> _cli.Outcome:
         return _mnist.test_log(holder["metrics"], state.params, test, BATCH_SIZE)
 
     k_init, _ = jax.random.split(jax.random.key(args.seed))
-    apply, _ = model(k_init, kaiming=not args.no_kaiming, module=args.module)
+    apply, _ = model(k_init, kaiming=not args.no_kaiming, module=args.module,
+                     relu_logits=not args.no_relu_logits)
     holder["metrics"] = _mnist.metric_fn(apply)
     apply, state, history = train(jax.random.key(args.seed), train_data, epochs=epochs,
                                   kaiming=not args.no_kaiming, module=args.module,
+                                  relu_logits=not args.no_relu_logits,
                                   mode=args.mode,
                                   on_log=_mnist.train_log(len(train_data[1]), BATCH_SIZE),
                                   on_epoch=on_epoch)
@@ -79,7 +86,7 @@ def body(args) -> _cli.Outcome:
     result = {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
               "final_train_loss": float(history.loss[-1]), "epochs": epochs,
               "steps": len(history.loss), "kaiming": not args.no_kaiming,
-              "module": args.module}
+              "module": args.module, "relu_logits": not args.no_relu_logits}
     threshold = MIN_ACCURACY["quick" if args.quick else "full"]
     reference = {"test_accuracy": f">= {threshold} (embedded digits; the seed's full-MNIST "
                                   "run prints ~0.9 after 10 epochs)"}
@@ -91,6 +98,8 @@ def add_arguments(p) -> None:
     _mnist.add_data_arguments(p)
     p.add_argument("--no-kaiming", action="store_true",
                    help="keep torch.randn's N(0, 1) weights (the seed before kaiming_normal_)")
+    p.add_argument("--no-relu-logits", action="store_true",
+                   help="drop the seed's relu on the last layer (plain linear logits)")
     p.add_argument("--module", action="store_true", help="the Flax NNX module version")
     p.add_argument("--epochs", type=int, default=None, help="default 10")
 

@@ -78,6 +78,15 @@ def test_mnist_mlp_module_quick(tmp_path):
     assert m["result"]["module"] and m["result"]["test_accuracy"] > 0.3
 
 
-def test_lenet_quick_learns(tmp_path):
+def test_lenet_quick_learns(tmp_path, capsys):  # 2 epochs: 30 steps
     m = lenet.main(["--quick", "--epochs", "2", "--out", str(tmp_path)])
     assert m["result"]["steps"] == 30 and m["result"]["test_loss"] < 2.3
+    out = capsys.readouterr().out  # seed 002's lines
+    assert "loss: " in out and "[    0/ 1000]" in out and "Test Error: \n Accuracy: " in out
+
+
+def test_mnist_first_quick(tmp_path, capsys):
+    from experiments import mnist_first
+    m = mnist_first.main(["--quick", "--out", str(tmp_path)])
+    assert m["ok"] and m["result"]["steps"] == 21
+    assert "test acc:" in capsys.readouterr().out
