@@ -37,6 +37,7 @@ def no_outside_data(monkeypatch, tmp_path):
     """No real cache, no $JAXBASICS_DATA, and no network in these tests."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("JAXBASICS_DATA", raising=False)
+    monkeypatch.setattr(datasets, "DEBIAN_ROOT", str(tmp_path / "debian"))
 
 
 def test_idx_round_trip_gz_and_plain(tmp_path):
@@ -162,3 +163,20 @@ def test_tfds_mock_without_tensorflow(tmp_path):
         ds = load("mnist", "test", "tfds", data_dir=tmp_path)
     assert ds.images.shape == (6, 28, 28, 1) and ds.labels.shape == (6,)
     assert ds.source.startswith("mnist tfds")
+
+
+def test_content_checksum(tmp_path):
+    f = tmp_path / "t.gz"
+    f.write_bytes(gzip.compress(idx_bytes(np.zeros((2,)))))
+    good = hashlib.sha256(idx_bytes(np.zeros((2,)))).hexdigest()
+    assert len(read_idx(f, datasets.LABEL_MAGIC, good)) == 2
+    with pytest.raises(CorruptDataset, match="sha256"):
+        read_idx(f, datasets.LABEL_MAGIC, "0" * 64)
+
+
+def test_debian_fashion_mnist_if_installed():
+    from pathlib import Path
+    if not Path("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").exists():
+        pytest.skip("apt-get install dataset-fashion-mnist")
+    ds = load("fashion_mnist", "test", "idx", data_dir="/usr/share/datasets/fashion-mnist")
+    assert len(ds) == 10_000 and (np.bincount(ds.labels) == 1000).all()

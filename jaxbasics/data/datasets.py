@@ -71,7 +71,18 @@ CHECKSUMS = {
                       "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
                       "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"},
 }
+# sha256 of the *decompressed* IDX files, checked whatever the compression (Debian's
+# dataset-fashion-mnist recompresses the .gz files, so their md5 differs from upstream's).
+CONTENT_SHA256 = {
+    "fashion_mnist": {
+        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    },
+}
 DOWNLOAD_TIMEOUT = 5.0
+DEBIAN_ROOT = "/usr/share/datasets"  # apt-get install dataset-fashion-mnist
 # IDX magic numbers: 0x00000803 (uint8, 3 dims) for images, 0x00000801 for labels.
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 
@@ -129,16 +140,22 @@ def _read_bytes(path: Path) -> bytes:
         raise CorruptDataset(f"{path}: cannot read ({e}); delete it and fetch it again") from e
 
 
-def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.ndarray:
+def read_idx(path: str | os.PathLike, expect_magic: int | None = None,
+             sha256: str | None = None) -> np.ndarray:
     """Read one IDX file (gzipped if its name ends in ``.gz``) as a uint8 array.
 
     The header is a big-endian int32 magic ``0x000008DD`` (``08``: unsigned bytes, ``DD``:
     number of dimensions) and one big-endian int32 per dimension. Raises
     :class:`CorruptDataset` naming the file if the magic is wrong (or not ``expect_magic``),
-    or the data is truncated or longer than the header says.
+    or the data is truncated or longer than the header says, or if ``sha256`` is given and
+    the decompressed content does not match it.
     """
     path = Path(path)
     raw = _read_bytes(path)
+    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
+        raise CorruptDataset(f"{path}: sha256 of the decompressed content is "
+                             f"{hashlib.sha256(raw).hexdigest()}, expected {sha256}; the "
+                             "file is damaged or not the upstream one; fetch it again")
     if len(raw) < 4:
         raise CorruptDataset(f"{path}: {len(raw)} bytes, too short for an IDX header")
     magic = int.from_bytes(raw[:4], "big")
@@ -175,7 +192,7 @@ def search_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[Pa
     env = os.environ.get("JAXBASICS_DATA")
     if env:
         dirs += [Path(env) / name, Path(env)]
-    dirs += [cache_dir(name), Path("/usr/share/datasets") / name.replace("_", "-")]
+    dirs += [cache_dir(name), Path(DEBIAN_ROOT) / name.replace("_", "-")]
     return dirs
 
 
@@ -185,9 +202,15 @@ def cache_dir(name: str) -> Path:
     return Path(root) / "jaxbasics" / name
 
 
-def read_idx_split(directory: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The ``split`` of the IDX files in ``directory``: (n, 28, 28) uint8, (n,) int32."""
+def read_idx_split(directory: str | os.PathLike, split: str,
+                   name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``split`` of the IDX files in ``directory``: (n, 28, 28) uint8, (n,) int32.
+
+    name: if given, files of the full upstream size are checked against
+    :data:`CONTENT_SHA256` where it knows them.
+    """
     choice("split", split, SPLITS)
+    known = CONTENT_SHA256.get(name, {})
     directory = Path(directory)
     image_stem, label_stem = FILES[split]
     paths = [_find_file(directory, s) for s in (image_stem, label_stem)]
@@ -196,6 +219,9 @@ def read_idx_split(directory: str | os.PathLike, split: str) -> tuple[np.ndarray
         raise DatasetNotFound(f"{directory}: missing {', '.join(f'{m}[.gz]' for m in missing)}")
     images = read_idx(paths[0], IMAGE_MAGIC)
     labels = read_idx(paths[1], LABEL_MAGIC)
+    if len(images) == SIZES[split] and image_stem in known:  # the full upstream files
+        read_idx(paths[0], IMAGE_MAGIC, known[image_stem])
+        read_idx(paths[1], LABEL_MAGIC, known[label_stem])
     if images.shape[1:] != (28, 28):
         raise CorruptDataset(f"{paths[0]}: images of shape {images.shape[1:]}, expected (28, 28)")
     if len(images) != len(labels):
@@ -210,7 +236,7 @@ def _load_idx(name: str, split: str, data_dir) -> tuple[np.ndarray, np.ndarray, 
     dirs = search_dirs(name, data_dir)
     for d in dirs:
         if _find_file(d, FILES[split][0]) or _find_file(d, FILES[split][1]):
-            images, labels = read_idx_split(d, split)
+            images, labels = read_idx_split(d, split, name)
             return images, labels, f"idx ({d})"
     raise DatasetNotFound(
         f"no IDX files for {name!r} ({', '.join(f'{s}.gz' for s in FILES[split])}) in any "
@@ -319,7 +345,7 @@ def load(name: str, split: str, source: str = "embedded", *,
         images, labels, where = _load_tfds(name, split, data_dir)
     elif source == "download":
         directory = download(name, timeout=timeout)
-        images, labels = read_idx_split(directory, split)
+        images, labels = read_idx_split(directory, split, name)
         where = f"download ({directory})"
     else:
         errors = []
