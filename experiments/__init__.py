@@ -11,6 +11,7 @@ CATALOGUE = [
     "linreg_scratch",
     "linreg_concise",
     "himmelblau",
+    "logistic_regression",
     "mnist_first",
     "mnist_mlp",
     "lenet",

@@ -90,3 +90,10 @@ def test_mnist_first_quick(tmp_path, capsys):
     m = mnist_first.main(["--quick", "--out", str(tmp_path)])
     assert m["ok"] and m["result"]["steps"] == 21
     assert "test acc:" in capsys.readouterr().out
+
+
+def test_logistic_regression_quick(tmp_path):
+    from experiments import logistic_regression
+    m = logistic_regression.main(["--quick", "--out", str(tmp_path)])
+    assert m["ok"] and len(m["figures"]) == 4
+    assert all(v["accuracy"] >= 0.97 for v in m["result"].values())
