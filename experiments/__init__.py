@@ -18,4 +18,8 @@ CATALOGUE = [
     "linreg_manual_grad",
     "backprop",
     "optimizers",
+    "logistic_regression",
+    "mnist_first",
+    "mnist_mlp",
+    "lenet",
 ]

@@ -93,3 +93,69 @@ def linreg_concise(epochs: int, seed: int = 0) -> float:
             l.backward()
             trainer.step()
     return l.item()  # the last batch's loss, before its update
+
+
+def _embedded_mnist():
+    from jaxbasics.data import load
+    ds = load("mnist", "train")
+    x = torch.from_numpy(np.ascontiguousarray(ds.images.transpose(0, 3, 1, 2)))
+    return x, torch.from_numpy(ds.labels.astype(np.int64))
+
+
+def mnist_mlp(epochs: int, seed: int = 0) -> float:
+    """Seeds 001/004: raw w1..w3 (kaiming_normal_), relu on every layer, SGD lr 0.01,
+    batch 200, shuffled, on the 4,000 embedded training digits."""
+    import torch.nn.functional as F
+    torch.manual_seed(seed)
+    x, y = _embedded_mnist()
+    x = x.view(-1, 784)
+    ws = [torch.randn(o, i, requires_grad=True) for i, o in ((784, 200), (200, 200), (200, 10))]
+    bs = [torch.zeros(o, requires_grad=True) for o in (200, 200, 10)]
+    for w in ws:
+        torch.nn.init.kaiming_normal_(w)
+    optimizer = torch.optim.SGD(ws + bs, lr=0.01)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=200,
+                                         shuffle=True, drop_last=True)
+    for _ in range(epochs):
+        for data, target in loader:
+            h = data
+            for w, b in zip(ws, bs):
+                h = F.relu(h @ w.t() + b)
+            loss = F.cross_entropy(h, target)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return loss.item()
+
+
+def lenet(epochs: int, seed: int = 0) -> float:
+    """Seed 002's LeNet and train loop, SGD lr 0.1, batch 64, on the embedded digits."""
+    import torch.nn.functional as F
+    from torch import nn
+    torch.manual_seed(seed)
+    x, y = _embedded_mnist()
+
+    class LeNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = nn.Conv2d(1, 6, 5), nn.Conv2d(6, 16, 5)
+            self.fc1, self.fc2, self.fc3 = (nn.Linear(256, 120), nn.Linear(120, 84),
+                                            nn.Linear(84, 10))
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2, 2)
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2, 2)
+            x = x.view(-1, 16 * 4 * 4)
+            return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+    model = LeNet()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=64,
+                                         shuffle=True, drop_last=True)
+    for _ in range(epochs):
+        for data, target in loader:
+            loss = F.cross_entropy(model(data), target)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return loss.item()

@@ -86,3 +86,21 @@ def surface_with_paths(path: str | os.PathLike, X: np.ndarray, Y: np.ndarray, Z:
     ax.set_aspect("equal")
     ax.legend(fontsize=8, loc="lower left")
     return _save(fig, path)
+
+
+def digits(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray,
+           predicted: np.ndarray, *, title: str = "", columns: int = 8) -> Path:
+    """A grid of images (n, 28, 28[, 1]) titled "pred (true)", wrong ones in red."""
+    n = len(images)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.25))
+    for i, ax in enumerate(np.atleast_1d(axes).ravel()):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(np.asarray(images[i]).squeeze(), cmap="gray")
+            ok = predicted[i] == labels[i]
+            ax.set_title(f"{predicted[i]} ({labels[i]})", fontsize=8,
+                         color="black" if ok else "red")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return _save(fig, path)

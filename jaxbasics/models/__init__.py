@@ -1,9 +1,10 @@
 """Models as pure pairs: ``init_*(key, ...) -> params`` and ``apply_*(params, x) -> output``.
 
 Parameters are plain pytrees (dicts of arrays) with PyTorch's layouts: a linear layer's
-weight is (out_features, in_features).
+weight is (out_features, in_features), a convolution kernel (out, in, kh, kw).
 """
 
 from jaxbasics.models.linear import apply_linear, init_linear
+from jaxbasics.models.mlp import apply_lenet, apply_mlp, init_lenet, init_mlp
 
-__all__ = ["apply_linear", "init_linear"]
+__all__ = ["apply_lenet", "apply_linear", "apply_mlp", "init_lenet", "init_linear", "init_mlp"]

@@ -1,0 +1,85 @@
+"""What the MNIST experiments share: flags, data, the seed's log lines, evaluation, figures."""
+
+from __future__ import annotations
+
+import argparse
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxbasics import losses, plots
+from jaxbasics.data import load
+from jaxbasics.data.datasets import NAMES, SOURCES
+from jaxbasics.train import LogEvent, evaluate
+
+QUICK_TRAIN, QUICK_TEST = 1000, 500
+
+
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", choices=NAMES, default="mnist", help="default %(default)s")
+    p.add_argument("--source", choices=SOURCES, default="embedded",
+                   help="where the images come from (default %(default)s: the 5,000 "
+                        "digits shipped with the package; 'auto' tries the full sets first)")
+    p.add_argument("--data-dir", default=None, help="a directory with the four IDX files")
+
+
+def data(args) -> tuple[tuple, tuple, str]:
+    """(train (x, y), test (x, y), source) on the device; a class-balanced slice if quick."""
+    train = load(args.dataset, "train", args.source, data_dir=args.data_dir)
+    test = load(args.dataset, "test", args.source, data_dir=args.data_dir)
+    tr, te = (train.images, train.labels), (test.images, test.labels)
+    if args.quick:
+        tr, te = _slice(*tr, QUICK_TRAIN, args.seed), _slice(*te, QUICK_TEST, args.seed)
+    source = train.source + (f" (quick: {len(tr[1])} train, {len(te[1])} test)"
+                             if args.quick else "")
+    return jax.device_put(tr), jax.device_put(te), source
+
+
+def _slice(x, y, n, seed):
+    order = np.random.default_rng(seed).permutation(len(y))[:n]
+    return x[order], y[order]
+
+
+def metric_fn(apply):
+    """Per-example loss and correctness of ``apply(params, x) -> logits``, for evaluate."""
+    def metrics(params, batch):
+        x, y = batch
+        logits = apply(params, x)
+        return {"loss": losses.cross_entropy(logits, y, reduction="none"),
+                "accuracy": (jnp.argmax(logits, -1) == y)}
+    return metrics
+
+
+def train_log(n_train: int, batch_size: int):
+    """The seed's ``Train Epoch: e [seen/n (p%)]\\tLoss: l`` printer, for ``fit(on_log=)``."""
+    def on_log(e: LogEvent) -> None:
+        print(f"Train Epoch: {e.epoch} [{e.batch * batch_size}/{n_train} "
+              f"({100.0 * e.batch / e.num_batches:.0f}%)]\tLoss: {e.metrics['loss']:.6f}")
+    return on_log
+
+
+def test_log(metrics_of, params, test, batch_size: int) -> dict[str, float]:
+    """Evaluate and print the seed's ``Test set`` line; returns {"loss", "accuracy"}."""
+    m = evaluate(metrics_of, params, test, batch_size)
+    n = len(test[1])
+    correct = round(m["accuracy"] * n)
+    print(f"\nTest set: Average loss: {m['loss']:.4f}, Accuracy: {correct}/{n} "
+          f"({100.0 * m['accuracy']:.0f}%)\n")
+    return m
+
+
+def figures(out, name, history, apply, params, test, per_epoch):
+    """Loss curve (per step, and test loss per epoch) and 32 test digits with predictions."""
+    steps_per_epoch = len(history.loss) // max(len(per_epoch), 1)
+    curve = plots.curves(
+        out / "loss.png", {"train (per batch)": history.loss,
+                           "test (per epoch)": [m["loss"] for m in per_epoch]},
+        x={"train (per batch)": np.arange(len(history.loss)),
+           "test (per epoch)": steps_per_epoch * np.arange(1, len(per_epoch) + 1)},
+        title=f"{name}: cross-entropy", xlabel="step")
+    x, y = test[0][:32], test[1][:32]
+    predicted = np.asarray(jnp.argmax(apply(params, x), -1))
+    grid = plots.digits(out / "predictions.png", np.asarray(x), np.asarray(y), predicted,
+                        title=f"{name}: predicted (true), wrong in red")
+    return [curve, grid]

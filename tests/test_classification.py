@@ -1,0 +1,99 @@
+"""MNIST models and experiments on the embedded digits."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from experiments import lenet, mnist_mlp
+from jaxbasics import nn
+from jaxbasics.data import load
+from jaxbasics.models import apply_lenet, apply_mlp, init_lenet, init_mlp
+
+
+def test_mlp_init_and_shapes():
+    params = init_mlp(jax.random.key(0))
+    assert [p["w"].shape for p in params] == [(200, 784), (200, 200), (10, 200)]
+    assert abs(float(params[0]["w"].std()) - np.sqrt(2 / 784)) < 0.002
+    assert abs(float(init_mlp(jax.random.key(0), init="normal")[0]["w"].std()) - 1) < 0.01
+    logits = apply_mlp(params, jnp.ones((3, 28, 28, 1)))
+    assert logits.shape == (3, 10) and (logits >= 0).all()
+    with pytest.raises(ValueError, match="init must be one of"):
+        init_mlp(jax.random.key(0), init="xavier")
+
+
+def test_lenet_matches_torch_layout():
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+    params = init_lenet(jax.random.key(1))
+    x = np.random.default_rng(0).standard_normal((2, 28, 28, 1)).astype(np.float32)
+    t = {k: {n: torch.from_numpy(np.array(v)) for n, v in layer.items()}
+         for k, layer in params.items()}
+    h = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    h = F.max_pool2d(F.relu(F.conv2d(h, t["conv1"]["w"], t["conv1"]["b"])), 2, 2)
+    h = F.max_pool2d(F.relu(F.conv2d(h, t["conv2"]["w"], t["conv2"]["b"])), 2, 2)
+    h = h.reshape(-1, 256)
+    h = F.relu(h @ t["fc1"]["w"].T + t["fc1"]["b"])
+    h = F.relu(h @ t["fc2"]["w"].T + t["fc2"]["b"])
+    expected = (h @ t["fc3"]["w"].T + t["fc3"]["b"]).numpy()
+    np.testing.assert_allclose(np.asarray(apply_lenet(params, jnp.asarray(x))), expected,
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_nnx_mlp_matches_raw_with_same_weights():
+    model = nn.MLP(rngs=nnx.Rngs(0))
+    apply, params = nn.functional(model)
+    raw = [{"w": layer.kernel[...].T, "b": layer.bias[...]} for layer in model.layers]
+    x = jnp.asarray(load("mnist", "test").images[:5])
+    np.testing.assert_allclose(apply(params, x), apply_mlp(raw, x), rtol=1e-5, atol=1e-5)
+    assert abs(float(model.layers[0].kernel[...].std()) - np.sqrt(2 / 784)) < 0.002
+
+
+def test_mlp_modes_agree_on_a_few_steps():
+    ds = load("mnist", "train")
+    data = jax.device_put((ds.images[:600], ds.labels[:600]))
+    losses = {m: mnist_mlp.train(jax.random.key(0), data, epochs=1, mode=m)[2].loss
+              for m in ("eager", "jit", "fused")}
+    assert len(losses["jit"]) == 3
+    np.testing.assert_allclose(losses["eager"], losses["jit"], rtol=1e-5)
+    np.testing.assert_allclose(losses["fused"], losses["jit"], rtol=1e-5)
+
+
+def test_mnist_mlp_quick_learns(tmp_path, capsys):
+    m = mnist_mlp.main(["--quick", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert m["ok"] and m["result"]["test_accuracy"] >= 0.6
+    assert "Train Epoch: 0 [0/1000 (0%)]\tLoss:" in out
+    assert "Test set: Average loss:" in out and "/500 (" in out
+    assert m["data_source"].startswith("embedded")
+    assert json.loads((tmp_path / "metrics.json").read_text())["figures"]
+    assert (tmp_path / "loss.png").exists() and (tmp_path / "predictions.png").exists()
+
+
+def test_mnist_mlp_module_quick(tmp_path):
+    m = mnist_mlp.main(["--quick", "--module", "--epochs", "3", "--out", str(tmp_path)])
+    assert m["result"]["module"] and m["result"]["test_accuracy"] > 0.3
+
+
+def test_lenet_quick_learns(tmp_path, capsys):  # 2 epochs: 30 steps
+    m = lenet.main(["--quick", "--epochs", "2", "--out", str(tmp_path)])
+    assert m["result"]["steps"] == 30 and m["result"]["test_loss"] < 2.3
+    out = capsys.readouterr().out  # seed 002's lines
+    assert "loss: " in out and "[    0/ 1000]" in out and "Test Error: \n Accuracy: " in out
+
+
+def test_mnist_first_quick(tmp_path, capsys):
+    from experiments import mnist_first
+    m = mnist_first.main(["--quick", "--out", str(tmp_path)])
+    assert m["ok"] and m["result"]["steps"] == 21
+    assert "test acc:" in capsys.readouterr().out
+
+
+def test_logistic_regression_quick(tmp_path):
+    from experiments import logistic_regression
+    m = logistic_regression.main(["--quick", "--out", str(tmp_path)])
+    assert m["ok"] and len(m["figures"]) == 4
+    assert all(v["accuracy"] >= 0.97 for v in m["result"].values())
