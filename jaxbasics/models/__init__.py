@@ -5,5 +5,6 @@ weight is (out_features, in_features).
 """
 
 from jaxbasics.models.linear import apply_linear, init_linear
+from jaxbasics.models.mlp import apply_mlp, init_mlp
 
-__all__ = ["apply_linear", "init_linear"]
+__all__ = ["apply_linear", "apply_mlp", "init_linear", "init_mlp"]
