@@ -11,5 +11,6 @@ CATALOGUE = [
     "linreg_scratch",
     "linreg_concise",
     "himmelblau",
+    "regularization",
     "early_stopping_dropout",
 ]
