@@ -11,6 +11,7 @@ CATALOGUE = [
     "linreg_scratch",
     "linreg_concise",
     "himmelblau",
+    "capacity",
     "regularization",
     "early_stopping_dropout",
 ]
