@@ -13,5 +13,6 @@ CATALOGUE = [
     "himmelblau",
     "capacity",
     "regularization",
+    "lr_schedules",
     "early_stopping_dropout",
 ]
