@@ -12,6 +12,7 @@ CATALOGUE = [
     "linreg_concise",
     "himmelblau",
     "capacity",
+    "cross_validation",
     "regularization",
     "lr_schedules",
     "early_stopping_dropout",
