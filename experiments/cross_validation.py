@@ -48,7 +48,7 @@ def train(data, val, key, *, epochs: int, mode: str, verbose: bool = False):
 
 
 def body(args) -> _cli.Outcome:
-    limit, epochs, k, k_epochs = (2400, 5, 3, 3) if args.quick else (None, 10, 5, 10)
+    limit, epochs, k, k_epochs = (2400, 4, 3, 3) if args.quick else (None, 10, 5, 10)
     key = jax.random.key(args.seed)
     data, source = _digits.digits("train", limit, jax.random.fold_in(key, 1))
     test, _ = _digits.digits("test")

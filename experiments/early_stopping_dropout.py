@@ -38,7 +38,7 @@ def run_one(p: float, train, val, key, *, epochs: int, mode: str, patience: int 
 
 
 def body(args) -> _cli.Outcome:
-    limit, epochs = (2500, 30) if args.quick else (None, 100)
+    limit, epochs = (2000, 25) if args.quick else (None, 100)
     key = jax.random.key(args.seed)
     data, source = _digits.digits("train", limit, jax.random.fold_in(key, 1))
     test, _ = _digits.digits("test")

@@ -45,7 +45,7 @@ def run(tx, train, val, key, *, epochs: int, mode: str, record_scale: bool = Fal
 
 
 def body(args) -> _cli.Outcome:
-    limit, epochs = (1500, 12) if args.quick else (None, 40)
+    limit, epochs = (1000, 10) if args.quick else (None, 40)
     key = jax.random.key(args.seed)
     data, source = _digits.digits("train", limit, jax.random.fold_in(key, 1))
     val, _ = _digits.digits("test", 500 if args.quick else None)

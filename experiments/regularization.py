@@ -36,7 +36,7 @@ def train_one(penalty: dict, train, key, *, epochs: int, mode: str):
 
 
 def body(args) -> _cli.Outcome:
-    limit, epochs = (2000, 8) if args.quick else (None, 30)
+    limit, epochs = (1500, 6) if args.quick else (None, 30)
     key = jax.random.key(args.seed)
     data, source = _digits.digits("train", limit, jax.random.fold_in(key, 1))
     train, val = train_val_split(data, 0.2, jax.random.fold_in(key, 2))
