@@ -29,10 +29,10 @@ def digits(split: str, limit: int | None = None, key=None):
     return (jax.device_put(x[order]), jax.device_put(y[order])), ds.source
 
 
-def objective(params, batch):
+def objective(params, batch, activation=jax.nn.relu):
     """Mean cross-entropy of the MLP (no dropout) on (x (n, 784), y (n,))."""
     x, y = batch
-    return losses.cross_entropy(apply_mlp(params, x), y)
+    return losses.cross_entropy(apply_mlp(params, x, activation=activation), y)
 
 
 def dropout_objective(p: float):
@@ -44,9 +44,9 @@ def dropout_objective(p: float):
     return obj
 
 
-def metrics(params, batch):
+def metrics(params, batch, activation=jax.nn.relu):
     """Per-example loss and accuracy of the MLP in evaluation mode (no dropout)."""
     x, y = batch
-    logits = apply_mlp(params, x)
+    logits = apply_mlp(params, x, activation=activation)
     return {"loss": losses.cross_entropy(logits, y, reduction="none"),
             "accuracy": (jnp.argmax(logits, -1) == y).astype(jnp.float32)}

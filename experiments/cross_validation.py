@@ -7,9 +7,15 @@ from a :class:`~jaxbasics.callbacks.Monitor` ``on_epoch`` callback (which also t
 best epoch: "test while train"), and the test set is touched once, with the best epoch's
 parameters. Then K-fold cross-validation (fold indices a pure function of n, K and a key)
 gives the mean ± std of the validation accuracy.
+
+The model is the course's (784-200-200-10, LeakyReLU). The course trains plain SGD lr 0.01
+with batch 200 for 10 epochs on 50k images (2,500 steps); on the 4,000 embedded digits that
+would be 170 steps, so here batches are 64 and SGD has momentum 0.9 to learn in as few.
 """
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import numpy as np
@@ -23,13 +29,15 @@ from jaxbasics.train import evaluate, fit, init_state, make_step
 
 LEARNING_RATE, MOMENTUM, BATCH = 0.01, 0.9, 64
 VAL_FRACTION = 10 / 60  # the course's 50k/10k of 60k
+OBJECTIVE = functools.partial(_digits.objective, activation=jax.nn.leaky_relu)
+METRICS = functools.partial(_digits.metrics, activation=jax.nn.leaky_relu)
 
 
 def train(data, val, key, *, epochs: int, mode: str, verbose: bool = False):
     """Train the MLP on ``data``, evaluating ``val`` each epoch; returns (best state, monitor)."""
     k_init, k_shuffle = jax.random.split(key)
     tx = optim.make("sgd", LEARNING_RATE, momentum=MOMENTUM)
-    monitor = Monitor(lambda s: evaluate(_digits.metrics, s.params, val, 500),
+    monitor = Monitor(lambda s: evaluate(METRICS, s.params, val, 500),
                       monitor="accuracy", mode="max")
 
     def on_epoch(epoch, state):
@@ -41,7 +49,7 @@ def train(data, val, key, *, epochs: int, mode: str, verbose: bool = False):
                   f"{correct}/{n} ({100 * logs['val_accuracy']:.0f}%)")
         return logs
 
-    state, history = fit(make_step(_digits.objective, tx), init_state(init_mlp(k_init), tx),
+    state, history = fit(make_step(OBJECTIVE, tx), init_state(init_mlp(k_init), tx),
                          data, epochs=epochs, batch_size=BATCH, key=k_shuffle, mode=mode,
                          on_epoch=on_epoch)
     return monitor.best_state, monitor, history
@@ -57,7 +65,7 @@ def body(args) -> _cli.Outcome:
     pick = lambda idx: jax.tree.map(lambda a: a[idx], data)  # noqa: E731
     best, monitor, history = train(pick(train_idx), pick(val_idx), key, epochs=epochs,
                                    mode=args.mode, verbose=True)
-    test_m = evaluate(_digits.metrics, best.params, test, 500)  # the test set, once
+    test_m = evaluate(METRICS, best.params, test, 500)  # the test set, once
     print(f"\nTEST set: Average loss: {test_m['loss']:.4f}, Accuracy: "
           f"{100 * test_m['accuracy']:.1f}%")
     fold_acc = []

@@ -49,12 +49,15 @@ def body(args) -> _cli.Outcome:
         restored = evaluate(_digits.metrics, best.params, val, 500)
         again = evaluate(_digits.metrics, best.params, val, 500)
         test_m = evaluate(_digits.metrics, best.params, test, 500)
+        train_m = evaluate(_digits.metrics, best.params, train, 500)
         for e, logs in enumerate(history.epochs):
             print(f"p={p} epoch {e}: val loss {logs['val_loss']:.4f}, "
                   f"val acc {logs['val_accuracy']:.4f}")
         r = {"epochs_run": len(history.epochs), "best_epoch": stopper.best_epoch,
              "stopped_early": history.stopped_early, "best_val_loss": stopper.best_value,
              "restored_val_loss": restored["loss"], "val_accuracy": restored["accuracy"],
+             "train_accuracy": train_m["accuracy"],
+             "train_val_gap": train_m["accuracy"] - restored["accuracy"],
              "test_accuracy": test_m["accuracy"],
              "eval_deterministic": restored == again}
         result[f"p={p}"] = r
@@ -64,8 +67,10 @@ def body(args) -> _cli.Outcome:
                and r["eval_deterministic"] and r["test_accuracy"] > 0.85)
     figure = plots.curves(args.out / "val_loss.png", curves, xlabel="epoch",
                           ylabel="validation loss", title="early stopping with dropout")
+    # The course's claim "dropout narrows the train/val gap" is reported, not asserted:
+    # with early stopping and a few thousand digits the gaps are small and noisy.
     reference = {"note": "stops before the budget; best epoch's params restored; "
-                         "dropout is identity in eval"}
+                         "dropout is identity in eval; dropout narrows the train/val gap"}
     return _cli.Outcome(result, reference, bool(ok), data_source=source, figures=[figure])
 
 

@@ -221,3 +221,16 @@ def test_plateau_lowers_scale_through_engine():
     assert schedules.plateau_scale(s2.opt_state) == 1.0  # improving loss: no cut
     with pytest.raises(ValueError, match="factor"):
         schedules.with_plateau(optim.make("sgd", 0.1), factor=1.0)
+
+
+def test_mlp_dropout_train_vs_eval():
+    from jaxbasics.models import apply_mlp, init_mlp
+    params = init_mlp(jax.random.key(0), (8, 16, 3))
+    x = jax.random.normal(jax.random.key(1), (4, 8))
+    ev = apply_mlp(params, x, p=0.5, key=jax.random.key(2))
+    np.testing.assert_array_equal(ev, apply_mlp(params, x))  # train=False: no dropout
+    a = apply_mlp(params, x, p=0.5, key=jax.random.key(2), train=True)
+    b = apply_mlp(params, x, p=0.5, key=jax.random.key(3), train=True)
+    assert not np.allclose(a, b) and not np.allclose(a, ev)
+    leaky = apply_mlp(params, x, activation=jax.nn.leaky_relu)
+    assert leaky.shape == (4, 3) and not np.allclose(leaky, ev)

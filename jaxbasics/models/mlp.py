@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import jax
 from jax import Array
@@ -20,10 +20,11 @@ def init_mlp(key: Array, sizes: Sequence[int] = (784, 200, 200, 10)) -> list[dic
 
 
 def apply_mlp(params: list[dict[str, Array]], x: Array, *, p: float = 0.0,
-              key: Array | None = None, train: bool = False) -> Array:
+              key: Array | None = None, train: bool = False,
+              activation: Callable[[Array], Array] = jax.nn.relu) -> Array:
     """Logits (n, classes) float32 from x (n, ...) flattened to (n, in).
 
-    ReLU between layers; with ``p > 0`` and ``train`` each hidden activation goes through
+    ``activation`` between layers (ReLU; ``jax.nn.leaky_relu`` is ``nn.LeakyReLU()``); with ``p > 0`` and ``train`` each hidden activation goes through
     inverted dropout (``nn.Dropout(p)`` after each ReLU, as in the course), one key per
     layer split from ``key``. ``train=False`` is deterministic.
     """
@@ -34,5 +35,5 @@ def apply_mlp(params: list[dict[str, Array]], x: Array, *, p: float = 0.0,
     for i, layer in enumerate(params):
         h = apply_linear(layer, h)
         if i < len(params) - 1:
-            h = dropout(jax.nn.relu(h), p, keys[i], train=train)
+            h = dropout(activation(h), p, keys[i], train=train)
     return h
