@@ -125,13 +125,14 @@ def _scripted(values):
     return lambda state: {"loss": next(it)}
 
 
-def test_early_stopping_restores_best():
+@pytest.mark.parametrize("mode", ["jit", "fused"])
+def test_early_stopping_restores_best(mode):
     objective, params, data = _linear_problem()
     tx = optim.make("sgd", 0.01)
     stopper = callbacks.EarlyStopping(_scripted([5.0, 3.0, 2.0, 2.5, 2.1, 2.2, 9, 9, 9]),
                                       patience=3)
     state, hist = fit(make_step(objective, tx), init_state(params, tx), data, epochs=9,
-                      batch_size=16, on_epoch=stopper)
+                      batch_size=16, on_epoch=stopper, mode=mode)
     assert hist.stopped_early and len(hist.epochs) == 6
     assert stopper.best_epoch == 2 and stopper.stopped_epoch == 5
     best = stopper.restore(state)
