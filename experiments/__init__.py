@@ -22,4 +22,9 @@ CATALOGUE = [
     "mnist_first",
     "mnist_mlp",
     "lenet",
+    "capacity",
+    "cross_validation",
+    "regularization",
+    "lr_schedules",
+    "early_stopping_dropout",
 ]

@@ -33,11 +33,11 @@ def model(key, *, kaiming: bool = True, module: bool = False, relu_logits: bool 
     if module:
         return nn.functional(nn.MLP(kaiming=kaiming, relu_logits=relu_logits,
                                     rngs=nnx.Rngs(key)))
-    apply = apply_mlp if relu_logits else _APPLY_LINEAR_LOGITS
-    return apply, init_mlp(key, init="kaiming" if kaiming else "normal")
+    return _APPLY[relu_logits], init_mlp(key, init="kaiming" if kaiming else "normal")
 
 
-_APPLY_LINEAR_LOGITS = functools.partial(apply_mlp, relu_logits=False)
+# One function object per variant, so the cached training step compiles once for each.
+_APPLY = {r: functools.partial(apply_mlp, relu_logits=r) for r in (False, True)}
 
 
 @functools.lru_cache(maxsize=None)

@@ -15,11 +15,11 @@ from jaxbasics.models import apply_lenet, apply_mlp, init_lenet, init_mlp
 
 
 def test_mlp_init_and_shapes():
-    params = init_mlp(jax.random.key(0))
+    params = init_mlp(jax.random.key(0), init="kaiming")
     assert [p["w"].shape for p in params] == [(200, 784), (200, 200), (10, 200)]
     assert abs(float(params[0]["w"].std()) - np.sqrt(2 / 784)) < 0.002
     assert abs(float(init_mlp(jax.random.key(0), init="normal")[0]["w"].std()) - 1) < 0.01
-    logits = apply_mlp(params, jnp.ones((3, 28, 28, 1)))
+    logits = apply_mlp(params, jnp.ones((3, 28, 28, 1)), relu_logits=True)
     assert logits.shape == (3, 10) and (logits >= 0).all()
     with pytest.raises(ValueError, match="init must be one of"):
         init_mlp(jax.random.key(0), init="xavier")
@@ -48,7 +48,8 @@ def test_nnx_mlp_matches_raw_with_same_weights():
     apply, params = nn.functional(model)
     raw = [{"w": layer.kernel[...].T, "b": layer.bias[...]} for layer in model.layers]
     x = jnp.asarray(load("mnist", "test").images[:5])
-    np.testing.assert_allclose(apply(params, x), apply_mlp(raw, x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(apply(params, x), apply_mlp(raw, x, relu_logits=True),
+                               rtol=1e-5, atol=1e-5)
     assert abs(float(model.layers[0].kernel[...].std()) - np.sqrt(2 / 784)) < 0.002
 
 

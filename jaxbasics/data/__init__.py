@@ -6,6 +6,8 @@ is the example axis.
 
 from jaxbasics.data.batching import epoch_indices, num_batches, take
 from jaxbasics.data.datasets import Dataset, load
+from jaxbasics.data.splits import kfold_indices, split_indices, train_val_split
 from jaxbasics.data.synthetic import linear_data, synthetic_data
 
-__all__ = ["Dataset", "epoch_indices", "load", "linear_data", "num_batches", "synthetic_data", "take"]
+__all__ = ["Dataset", "epoch_indices", "kfold_indices", "load", "linear_data", "num_batches",
+           "split_indices", "synthetic_data", "take", "train_val_split"]

@@ -4,7 +4,8 @@ Parameters are plain pytrees (dicts of arrays) with PyTorch's layouts: a linear 
 weight is (out_features, in_features), a convolution kernel (out, in, kh, kw).
 """
 
+from jaxbasics.models.lenet import apply_lenet, init_lenet
 from jaxbasics.models.linear import apply_linear, init_linear
-from jaxbasics.models.mlp import apply_lenet, apply_mlp, init_lenet, init_mlp
+from jaxbasics.models.mlp import apply_mlp, init_mlp
 
 __all__ = ["apply_lenet", "apply_linear", "apply_mlp", "init_lenet", "init_linear", "init_mlp"]

@@ -10,7 +10,7 @@ from jax import Array
 
 from jaxbasics._checks import choice, positive
 
-INITS = ("torch", "normal", "zeros")
+INITS = ("torch", "kaiming", "normal", "zeros")
 
 
 def init_linear(key: Array, in_features: int, out_features: int, *, init: str = "torch",
@@ -18,7 +18,9 @@ def init_linear(key: Array, in_features: int, out_features: int, *, init: str = 
     """Parameters ``{"w": (out, in), "b": (out,)}`` float32.
 
     init: ``'torch'`` is ``nn.Linear``'s default, w and b ~ U(-1/sqrt(in), 1/sqrt(in));
-        ``'normal'`` is d2l's ``w ~ N(0, std)``, b = 0; ``'zeros'`` is all zeros.
+        ``'kaiming'`` is ``nn.init.kaiming_normal_`` (fan_in, gain sqrt(2)): w ~ N(0, 2/in),
+        b = 0; ``'normal'`` is ``w ~ N(0, std)``, b = 0 (d2l's std 0.01, the seeds'
+        ``torch.randn`` std 1); ``'zeros'`` is all zeros.
     """
     choice("init", init, INITS)
     positive("in_features", in_features, integer=True)
@@ -28,7 +30,8 @@ def init_linear(key: Array, in_features: int, out_features: int, *, init: str = 
         bound = 1 / math.sqrt(in_features)
         w = jax.random.uniform(kw, (out_features, in_features), minval=-bound, maxval=bound)
         b = jax.random.uniform(kb, (out_features,), minval=-bound, maxval=bound)
-    elif init == "normal":
+    elif init in ("kaiming", "normal"):
+        std = math.sqrt(2.0 / in_features) if init == "kaiming" else std
         w = std * jax.random.normal(kw, (out_features, in_features))
         b = jnp.zeros((out_features,))
     else:

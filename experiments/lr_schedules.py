@@ -1,0 +1,92 @@
+"""Momentum and learning-rate schedules (seed 001, "动量" and "learning rate decay").
+
+The course's MLP on the embedded digits, SGD. First momentum 0 / 0.78 / 0.9 at a fixed
+rate; then, at momentum 0.9, a constant rate, step decay (``StepLR(step_size, gamma)`` as
+an Optax schedule) and reduce-on-plateau (``optax.contrib.reduce_on_plateau``, which reads
+the loss the engine passes as ``value=`` and acts once per epoch here). The plateau
+factor is recorded after every epoch by an ``on_epoch`` callback and must fall once the
+loss stalls. All curves go on one figure.
+
+Note: Optax's plateau rule measures improvement relative to the best loss, which is
+ill-defined for negative losses (an open Optax problem); cross-entropy is >= 0.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from experiments import _cli, _digits
+from jaxbasics import optim, plots
+from jaxbasics.data import num_batches
+from jaxbasics.models import init_mlp
+from jaxbasics.schedules import plateau_scale, step_decay, with_plateau
+from jaxbasics.train import evaluate, fit, init_state, make_step
+
+LEARNING_RATE, BATCH = 0.02, 64
+MOMENTA = (0.0, 0.78, 0.9)
+
+
+def run(tx, train, val, key, *, epochs: int, mode: str, record_scale: bool = False):
+    """Train the MLP with ``tx``; returns (per-epoch train loss, per-epoch val loss, scales)."""
+    k_init, k_shuffle = jax.random.split(key)
+    scales: list[float] = []
+
+    def on_epoch(epoch, state):
+        if record_scale:
+            scales.append(plateau_scale(state.opt_state))
+        return {"val_loss": evaluate(_digits.metrics, state.params, val, 500)["loss"]}
+
+    state, history = fit(make_step(_digits.objective, tx), init_state(init_mlp(k_init), tx),
+                         train, epochs=epochs, batch_size=BATCH, key=k_shuffle, mode=mode,
+                         on_epoch=on_epoch)
+    per_epoch = history.loss.reshape(len(history.epochs), -1).mean(axis=1)
+    return per_epoch.tolist(), [e["val_loss"] for e in history.epochs], scales
+
+
+def body(args) -> _cli.Outcome:
+    limit, epochs = (1000, 10) if args.quick else (None, 40)
+    key = jax.random.key(args.seed)
+    data, source = _digits.digits("train", limit, jax.random.fold_in(key, 1))
+    val, _ = _digits.digits("test", 500 if args.quick else None)
+    spe = num_batches(len(data[1]), BATCH)
+    curves, result = {}, {}
+    for m in MOMENTA:
+        tr, va, _ = run(optim.make("sgd", LEARNING_RATE, momentum=m), data, val, key,
+                        epochs=epochs, mode=args.mode)
+        curves[f"momentum {m}"] = tr
+        result[f"momentum={m}"] = {"final_train_loss": tr[-1], "final_val_loss": va[-1]}
+    schedules = {
+        "step decay": optim.make("sgd", step_decay(LEARNING_RATE * 5, step_size=3, gamma=0.3,
+                                                   steps_per_epoch=spe), momentum=0.9),
+        "plateau": with_plateau(optim.make("sgd", LEARNING_RATE * 5, momentum=0.9),
+                                factor=0.3, patience=1, rtol=0.1, accumulation_size=spe),
+    }
+    scales = []
+    for name, tx in schedules.items():
+        tr, va, sc = run(tx, data, val, key, epochs=epochs, mode=args.mode,
+                         record_scale=name == "plateau")
+        curves[f"{name} (momentum 0.9)"] = tr
+        result[name] = {"final_train_loss": tr[-1], "final_val_loss": va[-1]}
+        if sc:
+            scales = sc
+    rate = [LEARNING_RATE * 5 * s for s in scales]
+    first_cut = next((i for i, s in enumerate(scales) if s < 1.0), None)
+    result["plateau"].update({"rate_per_epoch": rate, "first_cut_epoch": first_cut})
+    figure = plots.curves(args.out / "schedules.png", curves, xlabel="epoch",
+                          ylabel="mean training loss", logy=True,
+                          title="momentum and learning-rate schedules")
+    ok = (first_cut is not None and rate[-1] < rate[0]
+          and all(b <= a for a, b in zip(rate, rate[1:]))
+          and result["momentum=0.9"]["final_train_loss"]
+          < result["momentum=0.0"]["final_train_loss"])
+    reference = {"momenta": list(MOMENTA)}
+    return _cli.Outcome(result, reference, bool(ok), data_source=source, figures=[figure])
+
+
+def main(argv=None) -> dict:
+    return _cli.run("lr_schedules", __doc__, body, argv)
+
+
+if __name__ == "__main__":
+    main()
