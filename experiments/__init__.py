@@ -11,4 +11,5 @@ CATALOGUE = [
     "linreg_scratch",
     "linreg_concise",
     "himmelblau",
+    "modules",
 ]

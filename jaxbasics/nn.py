@@ -31,3 +31,35 @@ def to_module(model: nnx.Module, params: nnx.State) -> nnx.Module:
     """``model`` with its parameters replaced by trained ``params`` (a new module)."""
     graphdef, _, rest = nnx.split(model, nnx.Param, ...)
     return nnx.merge(graphdef, params, rest)
+
+
+def stateful(model: nnx.Module) -> tuple[Callable[..., Any], nnx.State, nnx.State]:
+    """Return ``(apply, params, model_state)`` for modules with non-parameter state.
+
+    ``apply(params, model_state, *args, train: bool) -> (output, new_model_state)``.
+    model_state: every non-``nnx.Param`` variable (``nnx.BatchStat`` running statistics,
+    RNG counters for dropout) as an ``nnx.State`` pytree; it goes into the engine's
+    ``TrainState.model_state``. ``train`` is explicit in every call: ``True`` is PyTorch's
+    ``model.train()`` (batch statistics, running averages updated, dropout on), ``False``
+    is ``model.eval()`` (running statistics, state returned unchanged).
+    """
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+    def apply(params: nnx.State, model_state: nnx.State, *args: Any, train: bool,
+              **kwargs: Any) -> tuple[Any, nnx.State]:
+        module = nnx.merge(graphdef, params, model_state)
+        if train:
+            module.train()
+        else:
+            module.eval()
+        out = module(*args, **kwargs)
+        _, _, new_state = nnx.split(module, nnx.Param, ...)
+        return out, new_state
+
+    return apply, params, rest
+
+
+def count_params(params: Any) -> int:
+    """Total number of scalars in a parameter pytree (PyTorch's ``sum(p.numel())``)."""
+    import jax
+    return int(sum(leaf.size for leaf in jax.tree.leaves(params)))
