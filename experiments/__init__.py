@@ -11,5 +11,6 @@ CATALOGUE = [
     "linreg_scratch",
     "linreg_concise",
     "himmelblau",
+    "conv_basics",
     "modules",
 ]
