@@ -47,7 +47,9 @@ def stateful(model: nnx.Module) -> tuple[Callable[..., Any], nnx.State, nnx.Stat
 
     def apply(params: nnx.State, model_state: nnx.State, *args: Any, train: bool,
               **kwargs: Any) -> tuple[Any, nnx.State]:
-        module = nnx.merge(graphdef, params, model_state)
+        # copy=True: fresh Variables in the current trace, so batch-norm statistics can be
+        # updated under jax.grad inside jax.jit.
+        module = nnx.merge(graphdef, params, model_state, copy=True)
         if train:
             module.train()
         else:
