@@ -12,5 +12,6 @@ CATALOGUE = [
     "linreg_concise",
     "himmelblau",
     "conv_basics",
+    "classic_cnns",
     "modules",
 ]

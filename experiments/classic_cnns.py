@@ -26,7 +26,7 @@ from jaxbasics.models.cnns import MODELS
 from jaxbasics.nn import count_params, stateful
 from jaxbasics.train import evaluate, fit, init_state, make_step
 
-BATCH_SIZE, LEARNING_RATE = 64, 2e-3
+BATCH_SIZE, LEARNING_RATE = 32, 3e-3
 OPTIMIZER = optax.adam(LEARNING_RATE)
 
 
@@ -84,7 +84,7 @@ def body(args) -> _cli.Outcome:
     train = jax.device_put((jnp.asarray(tr.images[perm]), jnp.asarray(tr.labels[perm])))
     test = jax.device_put((jnp.asarray(te.images), jnp.asarray(te.labels)))
     epochs = args.epochs or (1 if args.quick else 3)
-    threshold = 0.5 if args.quick else 0.9  # chance is 0.1
+    threshold = 0.35 if args.quick else 0.9  # chance is 0.1; quick is 62 steps
     rows, result = [], {}
     for name in args.only:
         r = train_one(name, args.seed, train, test, epochs, args.mode)
