@@ -27,4 +27,7 @@ CATALOGUE = [
     "regularization",
     "lr_schedules",
     "early_stopping_dropout",
+    "conv_basics",
+    "classic_cnns",
+    "modules",
 ]

@@ -20,7 +20,7 @@ from experiments import _cli, _mnist
 from jaxbasics import losses, nn, optim
 from jaxbasics.bench import Workload
 from jaxbasics.data import load
-from jaxbasics.models import apply_mlp, init_mlp
+from jaxbasics.models import MLP, apply_mlp, init_mlp
 from jaxbasics.train import fit, init_state, make_step
 
 BATCH_SIZE, LEARNING_RATE, EPOCHS, QUICK_EPOCHS = 200, 0.01, 10, 10
@@ -31,8 +31,7 @@ MIN_ACCURACY = {"quick": 0.6, "full": 0.8}
 def model(key, *, kaiming: bool = True, module: bool = False, relu_logits: bool = True):
     """(apply, params): raw parameters, or the NNX module made functional."""
     if module:
-        return nn.functional(nn.MLP(kaiming=kaiming, relu_logits=relu_logits,
-                                    rngs=nnx.Rngs(key)))
+        return nn.functional(MLP(kaiming=kaiming, relu_logits=relu_logits, rngs=nnx.Rngs(key)))
     return _APPLY[relu_logits], init_mlp(key, init="kaiming" if kaiming else "normal")
 
 

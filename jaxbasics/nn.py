@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import jax
 from flax import nnx
 
 
@@ -33,26 +34,34 @@ def to_module(model: nnx.Module, params: nnx.State) -> nnx.Module:
     return nnx.merge(graphdef, params, rest)
 
 
-class MLP(nnx.Module):
-    """The seed's 784-200-200-10 MLP as an NNX module (``nn.Sequential`` of Linear/ReLU).
+def stateful(model: nnx.Module) -> tuple[Callable[..., Any], nnx.State, nnx.State]:
+    """Return ``(apply, params, model_state)`` for modules with non-parameter state.
 
-    x: (n, 28, 28, 1) or (n, 784) float32 -> logits (n, 10). Kaiming-normal weights (or
-    N(0, 1) with ``kaiming=False``), zero biases; relu on the logits as the seed does.
+    ``apply(params, model_state, *args, train: bool) -> (output, new_model_state)``.
+    model_state: every non-``nnx.Param`` variable (``nnx.BatchStat`` running statistics,
+    RNG counters for dropout) as an ``nnx.State`` pytree; it goes into the engine's
+    ``TrainState.model_state``. ``train`` is explicit in every call: ``True`` is PyTorch's
+    ``model.train()`` (batch statistics, running averages updated, dropout on), ``False``
+    is ``model.eval()`` (running statistics, state returned unchanged).
     """
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
-    def __init__(self, sizes=(784, 200, 200, 10), *, kaiming: bool = True,
-                 relu_logits: bool = True, rngs: nnx.Rngs):
-        init = (nnx.initializers.variance_scaling(2.0, "fan_in", "normal") if kaiming
-                else nnx.initializers.normal(1.0))
-        self.layers = nnx.List([nnx.Linear(i, o, kernel_init=init, rngs=rngs)
-                                for i, o in zip(sizes[:-1], sizes[1:])])
-        self.relu_logits = relu_logits
+    def apply(params: nnx.State, model_state: nnx.State, *args: Any, train: bool,
+              **kwargs: Any) -> tuple[Any, nnx.State]:
+        # copy=True: fresh Variables in the current trace, so batch-norm statistics can be
+        # updated under jax.grad inside jax.jit.
+        module = nnx.merge(graphdef, params, model_state, copy=True)
+        if train:
+            module.train()
+        else:
+            module.eval()
+        out = module(*args, **kwargs)
+        _, _, new_state = nnx.split(module, nnx.Param, ...)
+        return out, new_state
 
-    def __call__(self, x):
-        import jax
-        h = x.reshape(x.shape[0], -1)
-        for i, layer in enumerate(self.layers):
-            h = layer(h)
-            if i < len(self.layers) - 1 or self.relu_logits:
-                h = jax.nn.relu(h)
-        return h
+    return apply, params, rest
+
+
+def count_params(params: Any) -> int:
+    """Total number of scalars in a parameter pytree (PyTorch's ``sum(p.numel())``)."""
+    return int(sum(leaf.size for leaf in jax.tree.leaves(params)))

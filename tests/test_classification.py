@@ -11,7 +11,7 @@ from flax import nnx
 from experiments import lenet, mnist_mlp
 from jaxbasics import nn
 from jaxbasics.data import load
-from jaxbasics.models import apply_lenet, apply_mlp, init_lenet, init_mlp
+from jaxbasics.models import MLP, apply_lenet, apply_mlp, init_lenet, init_mlp
 
 
 def test_mlp_init_and_shapes():
@@ -44,7 +44,7 @@ def test_lenet_matches_torch_layout():
 
 
 def test_nnx_mlp_matches_raw_with_same_weights():
-    model = nn.MLP(rngs=nnx.Rngs(0))
+    model = MLP(rngs=nnx.Rngs(0))
     apply, params = nn.functional(model)
     raw = [{"w": layer.kernel[...].T, "b": layer.bias[...]} for layer in model.layers]
     x = jnp.asarray(load("mnist", "test").images[:5])

@@ -1,11 +1,14 @@
 """Models as pure pairs: ``init_*(key, ...) -> params`` and ``apply_*(params, x) -> output``.
 
+The Flax NNX versions sit beside them (``MLP``; the classic CNNs in ``models.cnns``).
+
 Parameters are plain pytrees (dicts of arrays) with PyTorch's layouts: a linear layer's
 weight is (out_features, in_features), a convolution kernel (out, in, kh, kw).
 """
 
 from jaxbasics.models.lenet import apply_lenet, init_lenet
 from jaxbasics.models.linear import apply_linear, init_linear
-from jaxbasics.models.mlp import apply_mlp, init_mlp
+from jaxbasics.models.mlp import MLP, apply_mlp, init_mlp
 
-__all__ = ["apply_lenet", "apply_linear", "apply_mlp", "init_lenet", "init_linear", "init_mlp"]
+__all__ = ["MLP", "apply_lenet", "apply_linear", "apply_mlp", "init_lenet", "init_linear",
+           "init_mlp"]

@@ -1,0 +1,118 @@
+"""Convolution basics (seed 001, 什么是卷积 … Batch Norm): conv with stride, padding and
+dilation, max/avg pooling, nearest/bilinear upsampling and batch-norm in train vs eval
+mode, each checked against its formula. Layout NHWC / kernels (kh, kw, in, out) (Flax's);
+``jaxbasics.conv`` converts from PyTorch's NCHW / (out, in, kh, kw).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from experiments import _cli
+from jaxbasics import conv
+from jaxbasics.nn import stateful
+
+
+def reference_conv(x: np.ndarray, kernel: np.ndarray, stride: int, padding: int,
+                   dilation: int) -> np.ndarray:
+    """The definition, in NumPy: y[n,i,j,o] = sum_{a,b,c} xp[n, i*s + a*d, j*s + b*d, c] k[a,b,c,o]."""
+    xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    kh, kw = kernel.shape[:2]
+    ho = conv.output_size(x.shape[1], kh, stride=stride, padding=padding, dilation=dilation)
+    wo = conv.output_size(x.shape[2], kw, stride=stride, padding=padding, dilation=dilation)
+    y = np.zeros((x.shape[0], ho, wo, kernel.shape[3]), np.float64)
+    for a, b in itertools.product(range(kh), range(kw)):
+        patch = xp[:, a * dilation: a * dilation + stride * (ho - 1) + 1: stride,
+                   b * dilation: b * dilation + stride * (wo - 1) + 1: stride]
+        y += patch @ kernel[a, b]
+    return y
+
+
+def conv_checks(key, size: int = 28, kernels=(1, 3, 5)) -> dict:
+    """Shapes and values of conv2d over a grid of (kernel, stride, padding, dilation) on
+    (2, size, size, 3) inputs."""
+    kx, kk = jax.random.split(key)
+    x = np.asarray(jax.random.normal(kx, (2, size, size, 3)))
+    worst, shapes_ok, cases = 0.0, True, 0
+    for k, s, p, d in itertools.product(kernels, (1, 2), (0, 2), (1, 2)):
+        kernel = np.asarray(jax.random.normal(jax.random.fold_in(kk, k * 100 + s * 10 + p), (k, k, 3, 4)))
+        y = np.asarray(conv.conv2d(x, kernel, stride=s, padding=p, dilation=d))
+        ref = reference_conv(x, kernel, s, p, d)
+        o = conv.output_size(size, k, stride=s, padding=p, dilation=d)
+        shapes_ok &= y.shape == ref.shape == (2, o, o, 4)
+        worst = max(worst, float(np.max(np.abs(y - ref)) / np.max(np.abs(ref))))
+        cases += 1
+    # Flax's nnx.Conv uses the same layout: its output equals conv2d with its kernel.
+    layer = nnx.Conv(3, 4, (3, 3), strides=2, padding=1, rngs=nnx.Rngs(0))
+    same = float(np.max(np.abs(layer(x) - conv.conv2d(x, layer.kernel[...], layer.bias[...],
+                                                      stride=2, padding=1))))
+    return {"conv_cases": cases, "conv_shapes_match_formula": bool(shapes_ok),
+            "conv_max_rel_error": worst, "nnx_conv_vs_conv2d": same,
+            "example_shape_k3_s2_p1": list(conv.conv2d(x, np.zeros((3, 3, 3, 4), np.float32),
+                                                        stride=2, padding=1).shape)}
+
+
+def pool_and_upsample_checks() -> dict:
+    x = np.arange(2 * 4 * 4 * 1, dtype=np.float32).reshape(2, 4, 4, 1)
+    blocks = x.reshape(2, 2, 2, 2, 2, 1)
+    max_ref, avg_ref = blocks.max(axis=(2, 4)), blocks.mean(axis=(2, 4))
+    up = np.asarray(conv.upsample(x, 2, "nearest"))
+    bil = np.asarray(conv.upsample(x, 2, "bilinear"))
+    # align_corners=False: output pixel 1 sits at source coordinate (1 + 0.5) / 2 - 0.5 = 0.25.
+    bil_ref_01 = 0.75 * x[0, 0, 0, 0] + 0.25 * x[0, 0, 1, 0]
+    return {"maxpool_2x2": bool(np.array_equal(conv.max_pool2d(x, 2), max_ref)),
+            "avgpool_2x2": bool(np.allclose(conv.avg_pool2d(x, 2), avg_ref)),
+            "maxpool_shape_k3_s2_p1": list(conv.max_pool2d(x, 3, 2, 1).shape),
+            "nearest_is_repeat": bool(np.array_equal(up, x.repeat(2, 1).repeat(2, 2))),
+            "bilinear_shape": list(bil.shape),
+            "bilinear_pixel_0_1": float(bil[0, 0, 1, 0]), "bilinear_pixel_0_1_formula": float(bil_ref_01)}
+
+
+def batch_norm_checks(key) -> dict:
+    """nnx.BatchNorm(momentum=0.9) in train mode vs the formula; eval uses running stats."""
+    x = 3.0 + 2.0 * jax.random.normal(key, (16, 5, 5, 4))
+    apply, params, state = stateful(nnx.BatchNorm(4, momentum=0.9, rngs=nnx.Rngs(0)))
+    y_train, state1 = apply(params, state, x, train=True)
+    y_eval, state2 = apply(params, state1, x, train=False)
+    mean, var = x.mean((0, 1, 2)), x.var((0, 1, 2))
+    ref_train = (x - mean) / jnp.sqrt(var + 1e-5)
+    ref_eval = (x - state1["mean"][...]) / jnp.sqrt(state1["var"][...] + 1e-5)
+    _, rm, _ = conv.batch_norm(x, jnp.zeros(4), jnp.ones(4), jnp.ones(4), jnp.zeros(4),
+                               train=True, momentum=0.1)
+    return {"bn_train_error": float(jnp.max(jnp.abs(y_train - ref_train))),
+            "bn_train_mean": float(jnp.abs(y_train.mean())),
+            "bn_running_mean": np.asarray(state1["mean"][...]).tolist(),
+            "bn_running_mean_formula": np.asarray(0.1 * mean).tolist(),
+            "flax_0.9_equals_torch_0.1": bool(np.allclose(state1["mean"][...], rm, atol=1e-6)),
+            "bn_eval_error": float(jnp.max(jnp.abs(y_eval - ref_eval))),
+            "bn_eval_keeps_stats": bool(np.array_equal(state1["mean"][...], state2["mean"][...]))}
+
+
+def body(args) -> _cli.Outcome:
+    key = jax.random.key(args.seed)
+    r = {**(conv_checks(key, 12, (1, 3)) if args.quick else conv_checks(key)), **pool_and_upsample_checks(),
+         **batch_norm_checks(jax.random.fold_in(key, 1))}
+    side = 6 if args.quick else 14  # (12 + 2 - 2 - 1) // 2 + 1, (28 + 2 - 2 - 1) // 2 + 1
+    ok = (r["conv_shapes_match_formula"] and r["conv_max_rel_error"] < 1e-5
+          and r["nnx_conv_vs_conv2d"] < 1e-5 and r["example_shape_k3_s2_p1"] == [2, side, side, 4]
+          and r["maxpool_2x2"] and r["avgpool_2x2"] and r["maxpool_shape_k3_s2_p1"] == [2, 2, 2, 1]
+          and r["nearest_is_repeat"] and abs(r["bilinear_pixel_0_1"] - r["bilinear_pixel_0_1_formula"]) < 1e-6
+          and r["bn_train_error"] < 1e-4 and r["flax_0.9_equals_torch_0.1"]
+          and r["bn_eval_error"] < 1e-4 and r["bn_eval_keeps_stats"])
+    reference = {"conv_max_rel_error": 1e-5, "example_shape_k3_s2_p1": [2, side, side, 4],
+                 "maxpool_shape_k3_s2_p1": [2, 2, 2, 1], "bilinear_shape": [2, 8, 8, 1],
+                 "bn_train_error": 1e-4, "bn_eval_error": 1e-4}
+    return _cli.Outcome(r, reference, bool(ok))
+
+
+def main(argv=None) -> dict:
+    return _cli.run("conv_basics", __doc__, body, argv, default_mode="jit")
+
+
+if __name__ == "__main__":
+    main()

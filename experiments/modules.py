@@ -1,0 +1,188 @@
+"""nn.Module the NNX way (seed 001, "nn.Module模块"): the course's MyLinear, Flatten,
+BasicNet and Net = Sequential(BasicNet(Linear(4, 3)), ReLU, Linear(3, 2)) as Flax NNX
+modules; named parameters with shapes, children vs all submodules, the parameter count,
+device placement, train/eval, and checkpoints (save -> load -> identical outputs, bit for
+bit; resume from a checkpoint -> the same loss curve as an uninterrupted run).
+
+PyTorch's ``model.to(device)`` is ``jax.device_put(params, device)``; ``model.train()`` /
+``model.eval()`` is the explicit ``train=`` argument of ``jaxbasics.nn.stateful``'s apply;
+``state_dict``/``load_state_dict`` is ``jaxbasics.checkpoint.save``/``restore``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from experiments import _cli
+from jaxbasics import checkpoint, losses
+from jaxbasics.nn import count_params, functional, stateful
+from jaxbasics.train import evaluate, fit, init_state, make_step
+
+
+class MyLinear(nnx.Module):
+    """The course's ``MyLinear(inp, outp)``: ``x @ w + b``, w (inp, outp) and b (outp,)
+    drawn from N(0, 1) (PyTorch stores w as (outp, inp) and computes ``x @ w.t()``)."""
+
+    def __init__(self, inp: int, outp: int, *, rngs: nnx.Rngs):
+        self.w = nnx.Param(jax.random.normal(rngs.params(), (inp, outp)))
+        self.b = nnx.Param(jax.random.normal(rngs.params(), (outp,)))
+
+    def __call__(self, x):
+        """x: (b, inp) float32 -> (b, outp)."""
+        return x @ self.w[...] + self.b[...]
+
+
+class Flatten(nnx.Module):
+    """The course's ``Flatten``: (b, ...) -> (b, prod(...)), no parameters."""
+
+    def __call__(self, x):
+        return x.reshape(x.shape[0], -1)
+
+
+class BasicNet(nnx.Module):
+    """``BasicNet``: one ``Linear(4, 3)`` held as ``self.net``."""
+
+    def __init__(self, *, rngs: nnx.Rngs):
+        self.net = nnx.Linear(4, 3, rngs=rngs)
+
+    def __call__(self, x):
+        return self.net(x)
+
+
+class Net(nnx.Module):
+    """``Net``: ``self.net = Sequential(BasicNet(), ReLU(), Linear(3, 2))``; (b, 4) -> (b, 2)."""
+
+    def __init__(self, *, rngs: nnx.Rngs):
+        self.net = nnx.Sequential(BasicNet(rngs=rngs), nnx.relu, nnx.Linear(3, 2, rngs=rngs))
+
+    def __call__(self, x):
+        return self.net(x)
+
+
+def named_parameters(params) -> dict[str, tuple[int, ...]]:
+    """PyTorch-style dotted names -> shapes, e.g. ``net.layers.0.net.kernel: (4, 3)``."""
+    out = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        parts = [str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", k)))) for k in path]
+        parts = [p for p in parts if p != "value"]
+        out[".".join(parts)] = tuple(leaf.shape)
+    return out
+
+
+def module_tree(model: nnx.Module) -> tuple[list[str], list[str]]:
+    """(children, all modules): direct children's names, every submodule's dotted path."""
+    children = [f"{name}: {type(m).__name__}" for name, m in nnx.iter_children(model)]
+    modules = [(".".join(map(str, path)) or "(root)") + f": {type(m).__name__}"
+               for path, m in nnx.iter_modules(model)]
+    return children, modules
+
+
+APPLY, _ = functional(Net(rngs=nnx.Rngs(0)))
+OPTIMIZER = optax.adam(1e-2)
+
+
+def objective(params, batch):
+    """Cross-entropy of Net on (x: (b, 4) float32, y: (b,) int32)."""
+    x, y = batch
+    return losses.cross_entropy(APPLY(params, x), y)
+
+
+STEP = make_step(objective, OPTIMIZER)
+
+
+def toy_data(key, n: int = 512):
+    """(x (n, 4) N(0, 1), y (n,) int32 = [x0 + x1 > x2 - x3]): a 2-class problem for Net."""
+    x = jax.random.normal(key, (n, 4))
+    y = (x[:, 0] + x[:, 1] > x[:, 2] - x[:, 3]).astype(jnp.int32)
+    return x, y
+
+
+def checkpoint_demo(seed: int, out_dir, mode: str, epochs: int = 4) -> dict:
+    """Train Net; checkpoint halfway; resume; compare with an uninterrupted run.
+
+    Returns the bit-for-bit checks and the curves. The data order is fixed (``key=None``)
+    so that the resumed run sees the same batches as the uninterrupted one."""
+    data = toy_data(jax.random.key(seed))
+    _, params = functional(Net(rngs=nnx.Rngs(seed)))
+    start = init_state(params, OPTIMIZER)
+    full, full_hist = fit(STEP, start, data, epochs=epochs, batch_size=32, mode=mode)
+
+    half, half_hist = fit(STEP, start, data, epochs=epochs // 2, batch_size=32, mode=mode)
+    path = checkpoint.save_train_state(out_dir / "net.ckpt.npz", half)
+    # A fresh model (another seed) as the template: nothing but the structure is reused.
+    _, fresh = functional(Net(rngs=nnx.Rngs(seed + 1)))
+    restored = checkpoint.restore_train_state(path, init_state(fresh, OPTIMIZER))
+    x = data[0][:16]
+    same_outputs = bool(np.array_equal(np.asarray(APPLY(half.params, x)),
+                                       np.asarray(APPLY(restored.params, x))))
+    resumed, rest_hist = fit(STEP, restored, data, epochs=epochs - epochs // 2, batch_size=32,
+                             mode=mode)
+    curve = np.concatenate([half_hist.loss, rest_hist.loss])
+    same_curve = bool(np.array_equal(curve, full_hist.loss))
+    same_params = all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in
+                      zip(jax.tree.leaves(full.params), jax.tree.leaves(resumed.params)))
+    acc = evaluate(lambda p, b: {"accuracy": jnp.argmax(APPLY(p, b[0]), -1) == b[1]},
+                   resumed.params, data)["accuracy"]
+    return {"save_load_identical_outputs": same_outputs, "resume_same_loss_curve": same_curve,
+            "resume_same_final_params": same_params, "steps": int(len(curve)),
+            "final_loss": float(curve[-1]), "train_accuracy": acc}
+
+
+def train_eval_demo(seed: int) -> dict:
+    """``train()`` vs ``eval()`` with dropout: eval is deterministic and equals the
+    no-dropout network; train mode drops units (and advances the dropout RNG state)."""
+    model = nnx.Sequential(nnx.Linear(4, 8, rngs=nnx.Rngs(seed)), nnx.relu,
+                           nnx.Dropout(0.5, rngs=nnx.Rngs(dropout=seed)),
+                           nnx.Linear(8, 2, rngs=nnx.Rngs(seed + 1)))
+    apply, params, state = stateful(model)
+    x = jnp.ones((3, 4))
+    e1, s1 = apply(params, state, x, train=False)
+    e2, _ = apply(params, s1, x, train=False)
+    t1, s2 = apply(params, state, x, train=True)
+    t2, _ = apply(params, s2, x, train=True)
+    return {"eval_deterministic": bool(np.array_equal(e1, e2)),
+            "train_differs_from_eval": bool(not np.allclose(t1, e1)),
+            "train_calls_differ": bool(not np.allclose(t1, t2))}
+
+
+def body(args) -> _cli.Outcome:
+    model = Net(rngs=nnx.Rngs(args.seed))
+    _, params = functional(model)
+    names = named_parameters(params)
+    for name, shape in names.items():
+        print(f"{name}: {shape}")
+    children, modules = module_tree(model)
+    print("children:", children)
+    print("modules:", modules)
+    n_params = count_params(params)
+    mylinear = MyLinear(784, 10, rngs=nnx.Rngs(args.seed))
+    flat = Flatten()(jnp.zeros((2, 1, 28, 28)))
+    device = jax.devices()[0]
+    placed = jax.device_put(params, device)
+    devices = sorted({str(d) for leaf in jax.tree.leaves(placed) for d in leaf.devices()})
+    ckpt = checkpoint_demo(args.seed, args.out, args.mode, epochs=2 if args.quick else 4)
+    modes = train_eval_demo(args.seed)
+    result = {"named_parameters": {k: list(v) for k, v in names.items()},
+              "num_parameters": n_params, "num_children": len(children),
+              "num_modules": len(modules), "mylinear_parameters": count_params(
+                  functional(mylinear)[1]), "flatten_shape": list(flat.shape),
+              "devices": devices, **modes, **ckpt}
+    reference = {"num_parameters": 4 * 3 + 3 + 3 * 2 + 2, "mylinear_parameters": 784 * 10 + 10,
+                 "flatten_shape": [2, 784], "save_load_identical_outputs": True,
+                 "resume_same_loss_curve": True, "eval_deterministic": True}
+    ok = (n_params == 23 and result["mylinear_parameters"] == 7850 and flat.shape == (2, 784)
+          and ckpt["save_load_identical_outputs"] and ckpt["resume_same_loss_curve"]
+          and ckpt["resume_same_final_params"] and all(modes.values()))
+    return _cli.Outcome(result, reference, bool(ok))
+
+
+def main(argv=None) -> dict:
+    return _cli.run("modules", __doc__, body, argv, default_mode="jit")
+
+
+if __name__ == "__main__":
+    main()

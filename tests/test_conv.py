@@ -1,0 +1,105 @@
+"""jaxbasics.conv and the conv_basics experiment; PyTorch comparisons where installed."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments import conv_basics
+from jaxbasics import conv
+
+
+def test_conv_basics_quick(tmp_path):
+    m = conv_basics.main(["--quick", "--out", str(tmp_path)])
+    assert m["ok"], m["result"]
+    assert m["result"]["example_shape_k3_s2_p1"] == [2, 6, 6, 4]
+
+
+def test_output_size_formula():
+    assert conv.output_size(28, 5) == 24
+    assert conv.output_size(28, 3, stride=2, padding=1) == 14
+    assert conv.output_size(28, 3, padding=2, dilation=2) == 28
+    assert conv.output_size(7, 2, stride=2) == 3
+
+
+def test_layout_conversions_round_trip():
+    x = jnp.arange(2 * 3 * 4 * 5.0).reshape(2, 3, 4, 5)  # NCHW
+    y = conv.nchw_to_nhwc(x)
+    assert y.shape == (2, 4, 5, 3) and y[1, 2, 3, 0] == x[1, 0, 2, 3]
+    np.testing.assert_array_equal(conv.nhwc_to_nchw(y), x)
+    w = jnp.arange(4 * 3 * 2 * 5.0).reshape(4, 3, 2, 5)  # (out, in, kh, kw)
+    k = conv.torch_to_flax_kernel(w)
+    assert k.shape == (2, 5, 3, 4) and k[1, 4, 2, 3] == w[3, 2, 1, 4]
+    np.testing.assert_array_equal(conv.flax_to_torch_kernel(k), w)
+
+
+def test_conv_hand_computed():
+    x = jnp.arange(16.0).reshape(1, 4, 4, 1)
+    k = jnp.ones((2, 2, 1, 1))
+    y = conv.conv2d(x, k, jnp.array([1.0]), stride=2)
+    np.testing.assert_array_equal(y[0, :, :, 0], [[0 + 1 + 4 + 5 + 1, 2 + 3 + 6 + 7 + 1],
+                                                  [8 + 9 + 12 + 13 + 1, 10 + 11 + 14 + 15 + 1]])
+    # padding 1 and a 3x3 ones kernel: the corner sums a 2x2 block.
+    assert conv.conv2d(x, jnp.ones((3, 3, 1, 1)), padding=1)[0, 0, 0, 0] == 0 + 1 + 4 + 5
+
+
+def test_avg_pool_counts_padding_and_max_pool_ignores_it():
+    x = jnp.ones((1, 2, 2, 1))
+    np.testing.assert_allclose(conv.avg_pool2d(x, 2, 1, 1)[0, 0, 0, 0], 0.25)
+    assert conv.max_pool2d(-x, 2, 1, 1)[0, 0, 0, 0] == -1.0
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="x must be 4-D"):
+        conv.conv2d(jnp.zeros((3, 3)), jnp.zeros((1, 1, 1, 1)))
+    with pytest.raises(ValueError, match="channels"):
+        conv.conv2d(jnp.zeros((1, 3, 3, 2)), jnp.zeros((1, 1, 3, 1)))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        conv.upsample(jnp.zeros((1, 2, 2, 1)), 2, "bicubic")
+    with pytest.raises(ValueError, match="running_var"):
+        conv.batch_norm(jnp.zeros((2, 3)), jnp.zeros(3), jnp.zeros(2), jnp.ones(3),
+                        jnp.zeros(3), train=True)
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2),
+                                                      ((2, 1), (1, 0), (1, 2))])
+def test_conv_matches_torch(stride, padding, dilation):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 2)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b),
+                                     stride=stride, padding=padding, dilation=dilation).numpy()
+    got = conv.nhwc_to_nchw(conv.conv2d(conv.nchw_to_nhwc(x), conv.torch_to_flax_kernel(w), b,
+                                        stride=stride, padding=padding, dilation=dilation))
+    np.testing.assert_allclose(got, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_pool_upsample_batchnorm_match_torch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    xt, xj = torch.tensor(x), conv.nchw_to_nhwc(x)
+
+    def close(jax_nhwc, torch_nchw):
+        np.testing.assert_allclose(conv.nhwc_to_nchw(jax_nhwc), torch_nchw.numpy(), atol=1e-5)
+
+    close(conv.max_pool2d(xj, 3, 2, 1), F.max_pool2d(xt, 3, 2, 1))
+    close(conv.avg_pool2d(xj, 3, 2, 1), F.avg_pool2d(xt, 3, 2, 1))
+    close(conv.avg_pool2d(xj, 2), F.avg_pool2d(xt, 2))
+    for mode in ("nearest", "bilinear"):
+        close(conv.upsample(xj, 2, mode), F.interpolate(xt, scale_factor=2, mode=mode))
+    bn = torch.nn.BatchNorm2d(3, momentum=0.1)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([1.0, 2.0, 0.5]))
+        bn.bias.copy_(torch.tensor([0.0, -1.0, 3.0]))
+    scale, bias = jnp.array([1.0, 2.0, 0.5]), jnp.array([0.0, -1.0, 3.0])
+    y, rm, rv = conv.batch_norm(xj, jnp.zeros(3), jnp.ones(3), scale, bias, train=True)
+    close(y, bn.train()(xt).detach())
+    np.testing.assert_allclose(rm, bn.running_mean.numpy(), atol=1e-6)
+    np.testing.assert_allclose(rv, bn.running_var.numpy(), atol=1e-6)  # unbiased update
+    y_eval, rm2, _ = conv.batch_norm(xj, rm, rv, scale, bias, train=False)
+    close(y_eval, bn.eval()(xt).detach())
+    np.testing.assert_array_equal(rm2, rm)
