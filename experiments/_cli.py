@@ -109,7 +109,12 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
     args.out = Path(args.out) if args.out is not None else Path("runs") / name
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    outcome = body(args)
+    try:
+        outcome = body(args)
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        if argv is not None:  # called from Python: let the caller see the exception
+            raise
+        p.exit(2, f"{p.prog}: error: {e}\n")  # the command line: one line, like argparse's
     seconds = time.perf_counter() - start
     metrics = jsonable({
         "experiment": name, "mode": args.mode, "backend": jax.default_backend(),

@@ -18,19 +18,22 @@ QUICK_TRAIN, QUICK_TEST = 1000, 500
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=NAMES, default="mnist", help="default %(default)s")
-    p.add_argument("--source", choices=SOURCES, default="embedded",
-                   help="where the images come from (default %(default)s: the 5,000 "
-                        "digits shipped with the package; 'auto' tries the full sets first)")
+    p.add_argument("--source", choices=SOURCES, default=None,
+                   help="where the images come from (default: 'embedded', the 5,000 digits "
+                        "shipped with the package, for mnist; 'auto' for fashion_mnist, "
+                        "which tries the full sets first)")
     p.add_argument("--data-dir", default=None, help="a directory with the four IDX files")
 
 
-def data(args) -> tuple[tuple, tuple, str]:
-    """(train (x, y), test (x, y), source) on the device; a class-balanced slice if quick."""
-    train = load(args.dataset, "train", args.source, data_dir=args.data_dir)
-    test = load(args.dataset, "test", args.source, data_dir=args.data_dir)
+def data(args, quick_sizes=(QUICK_TRAIN, QUICK_TEST)) -> tuple[tuple, tuple, str]:
+    """(train (x, y), test (x, y), source) on the device; with ``--quick``, random slices of
+    ``quick_sizes`` (train, test) images (None: all of that split)."""
+    source = args.source or ("embedded" if args.dataset == "mnist" else "auto")
+    train = load(args.dataset, "train", source, data_dir=args.data_dir)
+    test = load(args.dataset, "test", source, data_dir=args.data_dir)
     tr, te = (train.images, train.labels), (test.images, test.labels)
     if args.quick:
-        tr, te = _slice(*tr, QUICK_TRAIN, args.seed), _slice(*te, QUICK_TEST, args.seed)
+        tr, te = (_slice(*d, n, args.seed) if n else d for d, n in zip((tr, te), quick_sizes))
     source = train.source + (f" (quick: {len(tr[1])} train, {len(te[1])} test)"
                              if args.quick else "")
     return jax.device_put(tr), jax.device_put(te), source
@@ -51,17 +54,29 @@ def metric_fn(apply):
     return metrics
 
 
-def train_log(n_train: int, batch_size: int):
-    """The seed's ``Train Epoch: e [seen/n (p%)]\\tLoss: l`` printer, for ``fit(on_log=)``."""
+def shown(epoch: int, epochs: int) -> bool:
+    """Whether a run of ``epochs`` prints 0-based ``epoch``: ten of them, the last always."""
+    return (epoch + 1) % max(1, epochs // 10) == 0 or epoch + 1 == epochs
+
+
+def train_log(n_train: int, batch_size: int, epochs: int | None = None):
+    """The seed's ``Train Epoch: e [seen/n (p%)]\\tLoss: l`` printer, for ``fit(on_log=)``.
+
+    With ``epochs``, only the epochs :func:`shown` picks print (long runs on small data).
+    """
     def on_log(e: LogEvent) -> None:
+        if epochs is not None and not shown(e.epoch, epochs):
+            return
         print(f"Train Epoch: {e.epoch} [{e.batch * batch_size}/{n_train} "
               f"({100.0 * e.batch / e.num_batches:.0f}%)]\tLoss: {e.metrics['loss']:.6f}")
     return on_log
 
 
-def test_log(metrics_of, params, test, batch_size: int) -> dict[str, float]:
+def test_log(metrics_of, params, test, batch_size: int, quiet=False) -> dict[str, float]:
     """Evaluate and print the seed's ``Test set`` line; returns {"loss", "accuracy"}."""
     m = evaluate(metrics_of, params, test, batch_size)
+    if quiet:
+        return m
     n = len(test[1])
     correct = round(m["accuracy"] * n)
     print(f"\nTest set: Average loss: {m['loss']:.4f}, Accuracy: {correct}/{n} "

@@ -21,7 +21,7 @@ from pathlib import Path
 import jax
 
 from experiments import CATALOGUE, _cli
-from jaxbasics.bench import Workload, time_call
+from jaxbasics.bench import Workload, matmul_gflops, time_call
 
 
 def collect(quick: bool) -> list[Workload]:
@@ -47,6 +47,8 @@ def measure(w: Workload, *, repeats: int, with_torch: bool) -> list[dict]:
                "result": float(t.result)}
         if units != w.units:
             row["extrapolated_from"] = f"{units} {w.unit}s"
+        if w.flops:
+            row["gflops"] = w.flops * w.units / row["seconds"] / 1e9
         rows.append(row)
     if with_torch and w.torch is not None:
         t = time_call(w.torch, w.units, repeats=3, max_seconds=30)
@@ -73,17 +75,22 @@ def ratios(rows: list[dict]) -> list[list]:
 
 
 def main(argv=None) -> list[dict]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small sizes, for tests")
     p.add_argument("--json", type=Path, help="write the rows to this file")
-    p.add_argument("--only", help="only workloads whose name contains this")
+    p.add_argument("--only", help="only workloads whose name contains one of these "
+                                  "comma-separated words (case-insensitive), e.g. lenet,mlp")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch originals")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per mode (default 5)")
     args = p.parse_args(argv)
     with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
-    workloads = [w for w in collect(args.quick) if not args.only or args.only in w.name]
+    every = collect(args.quick)
+    words = [w.strip().lower() for w in (args.only or "").split(",") if w.strip()]
+    workloads = [w for w in every if not words or any(x in w.name.lower() for x in words)]
     if not workloads:
-        p.error(f"no workload matches --only {args.only!r}")
+        p.error(f"no workload matches --only {args.only!r}; the workloads are: "
+                + "; ".join(w.name for w in every))
     print(f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}); "
           f"PyTorch: {'yes' if with_torch else 'not installed (pip install torch)'}")
     rows = []
@@ -95,6 +102,14 @@ def main(argv=None) -> list[dict]:
                        f"{r['compile_seconds'] * 1e3:.3g} ms", f"{r['result']:.6g}",
                        r.get("extrapolated_from", "")] for r in rows],
                      ["workload", "impl", "mode", "run", "compile", "result", "note"]))
+    rated = [r for r in rows if "gflops" in r and r["mode"] in ("jit", "fused")]
+    if rated:
+        peak = matmul_gflops()
+        print(f"\nmatmul rate of this device: {peak:.0f} GFLOP/s (float32, 2048 x 2048)")
+        for r in rated:
+            r["matmul_fraction"] = r["gflops"] / peak
+            print(f"  {r['workload']}, {r['mode']}: {r['gflops']:.0f} GFLOP/s "
+                  f"({100 * r['matmul_fraction']:.0f} % of it)")
     print()
     print(_cli.table(ratios(rows), ["workload", "torch/fused", "torch/jit", "eager/jit",
                                     "torch/(fused+compile)"]))

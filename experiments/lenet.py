@@ -3,7 +3,8 @@
 The seed's model and loop: ``nn.Conv2d``/``nn.Linear`` default init, relu, max-pool 2,
 cross-entropy, SGD; the seed's lr 1e-3 with batch 64 barely moves in a few epochs on
 4,000 digits, so the default here is lr 0.1 (``--lr 1e-3`` for the seed's), batch 64,
-10 epochs, the loss printed every 100 batches. Convolutions are
+10 epochs, the loss printed every 100 batches. ``--optimizer adam --lr 1e-3`` is the
+faster setting for full Fashion-MNIST (``--dataset fashion_mnist``). Convolutions are
 ``jax.lax.conv_general_dilated`` with NHWC images and PyTorch's OIHW kernels.
 """
 
@@ -22,7 +23,8 @@ from jaxbasics.train import evaluate, fit, init_state, make_step
 
 BATCH_SIZE, LEARNING_RATE, EPOCHS, QUICK_EPOCHS = 64, 0.1, 10, 3
 # Quick mode (1,000 digits, 45 steps) has only begun to learn: loss well below log(10).
-MIN_ACCURACY = {"quick": 0.3, "full": 0.9}
+# The default run on the embedded digits, and Adam 1e-3 on full Fashion-MNIST.
+MIN_ACCURACY = {"quick": 0.3, "mnist": 0.93, "fashion_mnist": 0.88}
 
 
 def objective(params, batch):
@@ -32,16 +34,17 @@ def objective(params, batch):
 
 
 @functools.lru_cache(maxsize=None)
-def step_for(learning_rate: float):
-    return make_step(objective, optim.make("sgd", learning_rate))
+def step_for(optimizer: str, learning_rate: float):
+    return make_step(objective, optim.make(optimizer, learning_rate))
 
 
-def train(key, train_data, *, epochs=EPOCHS, learning_rate=LEARNING_RATE, mode="fused",
-          on_log=None, on_epoch=None):
+def train(key, train_data, *, epochs=EPOCHS, optimizer="sgd", learning_rate=LEARNING_RATE,
+          mode="fused", on_log=None, on_epoch=None):
     """Train LeNet on (x, y); returns (state, history)."""
     k_init, k_shuffle = jax.random.split(key)
-    state = init_state(init_lenet(k_init), optim.make("sgd", learning_rate))
-    return fit(step_for(learning_rate), state, train_data, epochs=epochs,
+    step = step_for(optimizer, learning_rate)
+    state = init_state(init_lenet(k_init), optim.make(optimizer, learning_rate))
+    return fit(step, state, train_data, epochs=epochs,
                batch_size=BATCH_SIZE, key=k_shuffle, mode=mode,
                log_every=100 if on_log else 0, on_log=on_log, on_epoch=on_epoch)
 
@@ -65,7 +68,8 @@ def body(args) -> _cli.Outcome:
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else EPOCHS)
     metrics = _mnist.metric_fn(apply_lenet)
     state, history = train(
-        jax.random.key(args.seed), train_data, epochs=epochs, learning_rate=args.lr,
+        jax.random.key(args.seed), train_data, epochs=epochs, optimizer=args.optimizer,
+        learning_rate=args.lr,
         mode=args.mode, on_log=seed_train_log(len(train_data[1])),
         on_epoch=lambda e, s: seed_test_log(metrics, s.params, test))
     final = history.epochs[-1]
@@ -73,16 +77,23 @@ def body(args) -> _cli.Outcome:
                              history.epochs)
     result = {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
               "final_train_loss": float(history.loss[-1]), "epochs": epochs,
-              "steps": len(history.loss), "learning_rate": args.lr}
-    threshold = MIN_ACCURACY["quick" if args.quick else "full"]
-    reference = {"test_accuracy": f">= {threshold} (embedded digits, lr 0.1)"}
-    ok = (final["accuracy"] >= threshold or args.lr != LEARNING_RATE
-          or args.dataset != "mnist")
+              "steps": len(history.loss), "optimizer": args.optimizer,
+              "learning_rate": args.lr}
+    threshold = MIN_ACCURACY["quick" if args.quick else args.dataset]
+    setting = "SGD 0.1" if args.dataset == "mnist" else "Adam 1e-3"
+    reference = {"test_accuracy": f">= {threshold} ({setting}; LeNet-5 reports 0.992 on "
+                                  "full MNIST)"}
+    # Other settings (the seed's lr 1e-3, shorter runs) are shown, not judged.
+    judged = args.epochs is None and (args.optimizer, args.lr) == (
+        ("sgd", LEARNING_RATE) if args.dataset == "mnist" else ("adam", 1e-3))
+    ok = final["accuracy"] >= threshold or not judged
     return _cli.Outcome(result, reference, bool(ok), data_source=source, figures=figures)
 
 
 def add_arguments(p) -> None:
     _mnist.add_data_arguments(p)
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
+                   help="default %(default)s (the seed's)")
     p.add_argument("--lr", type=float, default=LEARNING_RATE, help="default %(default)s")
     p.add_argument("--epochs", type=int, default=None, help="default 10 (quick: 3)")
 

@@ -1,12 +1,20 @@
 """MNIST MLP with raw parameters (seeds 001 §50, 004): 784-200-200-10, relu, SGD.
 
 Three layers ``x @ w.T + b`` with w (out, in) Kaiming-normal (``--no-kaiming``: the
-seed's bare ``torch.randn``, N(0, 1)), relu after every layer including the logits (as the
-seed writes it), cross-entropy, SGD lr 0.01, batch 200, 10 epochs, the seed's
-``Train Epoch`` line every 100 batches and its ``Test set`` line after each epoch.
-``--module`` trains the same network as a Flax NNX module through the same engine.
-By default the data is the 5,000 embedded digits (4,000 train, 1,000 test); ``--source
-auto`` or ``idx`` with ``--data-dir`` uses the full 60,000/10,000 sets.
+seed's bare ``torch.randn``, N(0, 1): with ``--relu-logits`` too, every logit dies and the
+loss stalls at ln 10 = 2.3026, the seed's 梯度离散), relu between layers,
+cross-entropy, SGD lr 0.01, batch 200, the seed's ``Train Epoch`` line every 100 batches
+and its ``Test set`` line (ten of them per run). ``--module`` trains the same network as a
+Flax NNX module through the same engine.
+
+The seed also applies relu to the logits and remarks that this last relu may be dropped
+(最后的F.relu也可以不用). ``--relu-logits`` reproduces it; it is off by default because a class whose logit unit goes negative for every input gets no gradient
+again, so the result depends on the initialisation (embedded digits, 3,000 steps: seed 0
+reaches 92.8 %, seed 2 73.5 %, against 92.5 % and 92.9 % without it).
+
+Training length is the seed's: 3,000 SGD steps (10 epochs of 60,000 images). On the 5,000
+embedded digits (4,000 train, 1,000 test; the default) that is 150 epochs; ``--source
+auto`` or ``idx`` with ``--data-dir`` uses the full 60,000/10,000 sets and 10 epochs.
 """
 
 from __future__ import annotations
@@ -18,17 +26,24 @@ from flax import nnx
 
 from experiments import _cli, _mnist
 from jaxbasics import losses, nn, optim
-from jaxbasics.bench import Workload
+from jaxbasics.bench import Workload, mlp_flops
 from jaxbasics.data import load
 from jaxbasics.models import MLP, apply_mlp, init_mlp
 from jaxbasics.train import fit, init_state, make_step
 
-BATCH_SIZE, LEARNING_RATE, EPOCHS, QUICK_EPOCHS = 200, 0.01, 10, 10
-# What quick mode (1,000 training digits, 50 steps) and the full embedded run reach at least.
-MIN_ACCURACY = {"quick": 0.6, "full": 0.8}
+BATCH_SIZE, LEARNING_RATE, STEPS, QUICK_EPOCHS = 200, 0.01, 3000, 10
+EPOCHS = 10  # the seed's, on 60,000 images: STEPS steps
+# Test accuracy the default run reaches at least: quick mode (1,000 training digits, 50
+# steps), and 3,000 steps on the embedded digits or on full Fashion-MNIST.
+MIN_ACCURACY = {"quick": 0.6, "mnist": 0.9, "fashion_mnist": 0.85}
 
 
-def model(key, *, kaiming: bool = True, module: bool = False, relu_logits: bool = True):
+def default_epochs(n_train: int) -> int:
+    """Epochs of batch 200 that make the seed's 3,000 steps (150 on 4,000 digits)."""
+    return max(1, round(STEPS / (n_train // BATCH_SIZE)))
+
+
+def model(key, *, kaiming: bool = True, module: bool = False, relu_logits: bool = False):
     """(apply, params): raw parameters, or the NNX module made functional."""
     if module:
         return nn.functional(MLP(kaiming=kaiming, relu_logits=relu_logits, rngs=nnx.Rngs(key)))
@@ -48,7 +63,7 @@ def step_for(apply, learning_rate: float = LEARNING_RATE):
     return make_step(objective, optim.make("sgd", learning_rate))
 
 
-def train(key, train_data, *, epochs=EPOCHS, kaiming=True, module=False, relu_logits=True,
+def train(key, train_data, *, epochs=EPOCHS, kaiming=True, module=False, relu_logits=False,
           mode="fused", on_log=None, on_epoch=None):
     """Train the seed's MLP on (x, y); returns (apply, state, history)."""
     k_init, k_shuffle = jax.random.split(key)
@@ -63,33 +78,32 @@ def train(key, train_data, *, epochs=EPOCHS, kaiming=True, module=False, relu_lo
 
 def body(args) -> _cli.Outcome:
     train_data, test, source = _mnist.data(args)
-    epochs = args.epochs or (QUICK_EPOCHS if args.quick else EPOCHS)
-    holder = {}
+    epochs = args.epochs or (QUICK_EPOCHS if args.quick else default_epochs(len(train_data[1])))
+    variant = dict(kaiming=not args.no_kaiming, module=args.module, relu_logits=args.relu_logits)
+    k_init, _ = jax.random.split(jax.random.key(args.seed))
+    metrics = _mnist.metric_fn(model(k_init, **variant)[0])
 
     def on_epoch(epoch, state):
-        return _mnist.test_log(holder["metrics"], state.params, test, BATCH_SIZE)
+        return _mnist.test_log(metrics, state.params, test, BATCH_SIZE,
+                               quiet=not _mnist.shown(epoch, epochs))
 
-    k_init, _ = jax.random.split(jax.random.key(args.seed))
-    apply, _ = model(k_init, kaiming=not args.no_kaiming, module=args.module,
-                     relu_logits=not args.no_relu_logits)
-    holder["metrics"] = _mnist.metric_fn(apply)
     apply, state, history = train(jax.random.key(args.seed), train_data, epochs=epochs,
-                                  kaiming=not args.no_kaiming, module=args.module,
-                                  relu_logits=not args.no_relu_logits,
-                                  mode=args.mode,
-                                  on_log=_mnist.train_log(len(train_data[1]), BATCH_SIZE),
+                                  **variant, mode=args.mode,
+                                  on_log=_mnist.train_log(len(train_data[1]), BATCH_SIZE, epochs),
                                   on_epoch=on_epoch)
     final = history.epochs[-1]
     figures = _mnist.figures(args.out, "mnist_mlp", history, apply, state.params, test,
                              history.epochs)
     result = {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
               "final_train_loss": float(history.loss[-1]), "epochs": epochs,
-              "steps": len(history.loss), "kaiming": not args.no_kaiming,
-              "module": args.module, "relu_logits": not args.no_relu_logits}
-    threshold = MIN_ACCURACY["quick" if args.quick else "full"]
-    reference = {"test_accuracy": f">= {threshold} (embedded digits; the seed's full-MNIST "
-                                  "run prints ~0.9 after 10 epochs)"}
-    ok = final["accuracy"] >= threshold or args.no_kaiming or args.dataset != "mnist"
+              "steps": len(history.loss), **variant}
+    threshold = MIN_ACCURACY["quick" if args.quick else args.dataset]
+    reference = {"test_accuracy": f">= {threshold} (the seed's full-MNIST run: ~0.9 after "
+                                  "3,000 steps)"}
+    # The seed's variants are demonstrations (N(0, 1) init stalls, relu logits may die):
+    # only the default network is held to the threshold.
+    demo = args.no_kaiming or args.relu_logits or args.epochs is not None
+    ok = final["accuracy"] >= threshold or demo
     return _cli.Outcome(result, reference, bool(ok), data_source=source, figures=figures)
 
 
@@ -97,10 +111,12 @@ def add_arguments(p) -> None:
     _mnist.add_data_arguments(p)
     p.add_argument("--no-kaiming", action="store_true",
                    help="keep torch.randn's N(0, 1) weights (the seed before kaiming_normal_)")
-    p.add_argument("--no-relu-logits", action="store_true",
-                   help="drop the seed's relu on the last layer (plain linear logits)")
+    p.add_argument("--relu-logits", action="store_true",
+                   help="relu on the logits too, as the seed writes it (may kill a class)")
     p.add_argument("--module", action="store_true", help="the Flax NNX module version")
-    p.add_argument("--epochs", type=int, default=None, help="default 10")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="default: the seed's 3,000 steps (150 epochs on the embedded "
+                        "digits, 10 on 60,000 images; quick: 10)")
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -111,9 +127,10 @@ def workloads(quick: bool) -> list[Workload]:
     def run(mode: str, epochs: int) -> float:
         return float(train(jax.random.key(0), data, epochs=epochs, mode=mode)[2].loss[-1])
 
+    n = len(ds.labels) // BATCH_SIZE * BATCH_SIZE
     return [Workload("MNIST MLP 784-200-200-10, 4,000 digits, batch 200", run,
                      1 if quick else 5, torch=_cli.torch_original("mnist_mlp"),
-                     eager_units=1)]
+                     eager_units=1, flops=mlp_flops((784, 200, 200, 10), n))]
 
 
 def main(argv=None) -> dict:

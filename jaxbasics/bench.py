@@ -59,6 +59,15 @@ def time_call(fn: Callable[..., Any], *args: Any, repeats: int = 5,
     return Timing(median, max(first - median, 0.0), runs, out)
 
 
+def mlp_flops(sizes: tuple[int, ...], examples: int) -> float:
+    """Matmul FLOPs of one SGD pass of an MLP with layer ``sizes`` over ``examples``:
+    forward 2·in·out per layer, weight gradient as much again, input gradient as much
+    again for every layer but the first (nothing needs the gradient of the images)."""
+    layers = list(zip(sizes[:-1], sizes[1:]))
+    forward = sum(2 * i * o for i, o in layers)
+    return float(examples * (2 * forward + sum(2 * i * o for i, o in layers[1:])))
+
+
 def matmul_gflops(n: int = 2048, dtype: Any = jnp.float32, repeats: int = 5) -> float:
     """The device's matrix-multiply rate in GFLOP/s on an (n, n) @ (n, n) product."""
     a = jax.random.normal(jax.random.key(0), (n, n), dtype)
@@ -77,6 +86,8 @@ class Workload:
     units, unit: the full size and its name ("epoch", "step").
     torch: ``torch(units) -> result``, the PyTorch original, or None.
     eager_units: time eager mode on this many units and scale up (eager JAX is slow).
+    flops: floating-point operations of the matrix products in one unit (forward and
+        backward, counted exactly), to compare the achieved rate with :func:`matmul_gflops`.
     """
 
     name: str
@@ -85,3 +96,4 @@ class Workload:
     unit: str = "epoch"
     torch: Callable[[int], Any] | None = None
     eager_units: int | None = None
+    flops: float | None = None

@@ -76,24 +76,57 @@ def flax_to_torch_kernel(kernel: Array) -> Array:
     return jnp.transpose(kernel, (3, 2, 0, 1))
 
 
+CONV_IMPLS = ("auto", "xla", "slices")
+
+
 def conv2d(x: Array, kernel: Array, bias: Array | None = None, *, stride: IntPair = 1,
-           padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1) -> Array:
+           padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1,
+           impl: str = "xla") -> Array:
     """``F.conv2d`` in NHWC: x (n, h, w, in) float, kernel (kh, kw, in // groups, out),
     bias (out,) or None -> (n, h', w', out), h' = :func:`output_size` (cross-correlation,
-    as PyTorch, no kernel flip)."""
+    as PyTorch, no kernel flip).
+
+    impl: ``'xla'`` is ``lax.conv_general_dilated``. ``'slices'`` computes the same values
+    as kh * kw shifted slices of x concatenated along channels and one matmul (im2col;
+    ``groups`` must be 1): on XLA's CPU backend the gradient of a convolution inside a
+    compiled loop (``lax.scan``, the engine's ``fused`` mode) falls on a slow path, and the
+    slices and matmul do not. ``'auto'`` is ``'slices'`` on CPU, ``'xla'`` elsewhere.
+    """
     _rank4("x", x)
     if jnp.ndim(kernel) != 4:
         raise ValueError(f"kernel must be 4-D (kh, kw, in, out); got shape {jnp.shape(kernel)}")
     if x.shape[-1] != kernel.shape[2] * groups:
         raise ValueError(f"x has {x.shape[-1]} channels but kernel expects "
                          f"{kernel.shape[2] * groups} (kernel shape {kernel.shape}, groups {groups})")
+    choice("impl", impl, CONV_IMPLS)
     s, p, d = _pair("stride", stride), _pair("padding", padding, allow_zero=True), _pair(
         "dilation", dilation)
+    if impl == "auto":
+        impl = "slices" if jax.default_backend() == "cpu" and groups == 1 else "xla"
+    if impl == "slices":
+        if groups != 1:
+            raise ValueError(f"impl='slices' needs groups == 1; got groups {groups}")
+        y = _conv_slices(x, kernel, s, p, d)
+        return y if bias is None else y + bias
     y = jax.lax.conv_general_dilated(x, kernel, window_strides=s,
                                      padding=[(p[0], p[0]), (p[1], p[1])], rhs_dilation=d,
                                      dimension_numbers=("NHWC", "HWIO", "NHWC"),
                                      feature_group_count=groups)
     return y if bias is None else y + bias
+
+
+def _conv_slices(x: Array, kernel: Array, s, p, d) -> Array:
+    """im2col convolution: concat of kh * kw strided slices (n, h', w', kh*kw*in) @ kernel
+    reshaped (kh*kw*in, out); the (i, j, c) order of the concat is the kernel's HWIO."""
+    kh, kw, cin, cout = kernel.shape
+    x = jnp.pad(x, ((0, 0), (p[0], p[0]), (p[1], p[1]), (0, 0)))
+    ho = (x.shape[1] - d[0] * (kh - 1) - 1) // s[0] + 1
+    wo = (x.shape[2] - d[1] * (kw - 1) - 1) // s[1] + 1
+    cols = [x[:, i * d[0]: i * d[0] + s[0] * (ho - 1) + 1: s[0],
+              j * d[1]: j * d[1] + s[1] * (wo - 1) + 1: s[1], :]
+            for i in range(kh) for j in range(kw)]
+    patches = jnp.concatenate(cols, axis=-1)
+    return patches @ kernel.reshape(kh * kw * cin, cout)
 
 
 def _pool(x, kernel_size, stride, padding, init, op):
@@ -110,7 +143,19 @@ def _pool(x, kernel_size, stride, padding, init, op):
 
 def max_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
                padding: IntPair = 0) -> Array:
-    """``F.max_pool2d`` in NHWC (padding counts as -inf); x (n, h, w, c) -> (n, h', w', c)."""
+    """``F.max_pool2d`` in NHWC (padding counts as -inf); x (n, h, w, c) -> (n, h', w', c).
+
+    Non-overlapping windows that tile x exactly (stride == kernel_size, no padding, the
+    classic 2x2 pool) are a reshape and a max: the same values, and a gradient XLA's CPU
+    backend runs several times faster than ``reduce_window``'s select-and-scatter (ties,
+    which only exact repeats produce, share the gradient instead of one taking it all).
+    """
+    k = _pair("kernel_size", kernel_size)
+    if (stride is None or _pair("stride", stride) == k) and _pair(
+            "padding", padding, allow_zero=True) == (0, 0) and jnp.ndim(x) == 4:
+        n, h, w, c = x.shape
+        if h % k[0] == 0 and w % k[1] == 0:
+            return x.reshape(n, h // k[0], k[0], w // k[1], k[1], c).max(axis=(2, 4))
     y, _ = _pool(x, kernel_size, stride, padding, -jnp.inf, jax.lax.max)
     return y
 

@@ -103,3 +103,25 @@ def test_pool_upsample_batchnorm_match_torch():
     y_eval, rm2, _ = conv.batch_norm(xj, rm, rv, scale, bias, train=False)
     close(y_eval, bn.eval()(xt).detach())
     np.testing.assert_array_equal(rm2, rm)
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2), (3, 0, 1)])
+def test_slices_conv_equals_xla_conv_values_and_gradients(stride, padding, dilation):
+    kx, kk = jax.random.split(jax.random.key(0))
+    x = jax.random.normal(kx, (2, 11, 9, 3))
+    k = jax.random.normal(kk, (3, 2, 3, 4))
+    b = jnp.arange(4.0)
+
+    def f(impl):
+        return lambda x, k: (conv.conv2d(x, k, b, stride=stride, padding=padding,
+                                         dilation=dilation, impl=impl) ** 2).sum()
+
+    np.testing.assert_allclose(
+        conv.conv2d(x, k, b, stride=stride, padding=padding, dilation=dilation, impl="slices"),
+        conv.conv2d(x, k, b, stride=stride, padding=padding, dilation=dilation),
+        rtol=1e-5, atol=1e-5)
+    for g_slices, g_xla in zip(jax.grad(f("slices"), (0, 1))(x, k),
+                               jax.grad(f("xla"), (0, 1))(x, k)):
+        np.testing.assert_allclose(g_slices, g_xla, rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="impl must be one of"):
+        conv.conv2d(x, k, impl="im2col")

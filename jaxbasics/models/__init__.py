@@ -2,8 +2,9 @@
 
 The Flax NNX versions sit beside them (``MLP``; the classic CNNs in ``models.cnns``).
 
-Parameters are plain pytrees (dicts of arrays) with PyTorch's layouts: a linear layer's
-weight is (out_features, in_features), a convolution kernel (out, in, kh, kw).
+Parameters are plain pytrees (dicts of arrays). A linear layer's weight has PyTorch's
+layout (out_features, in_features); convolution kernels are HWIO (kh, kw, in, out) and
+images NHWC, the project's layout (:mod:`jaxbasics.conv` converts from PyTorch's).
 """
 
 from jaxbasics.models.lenet import apply_lenet, init_lenet

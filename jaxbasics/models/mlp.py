@@ -59,11 +59,11 @@ class MLP(nnx.Module):
     """The seed's 784-200-200-10 MLP as an NNX module (``nn.Sequential`` of Linear/ReLU).
 
     x: (n, 28, 28, 1) or (n, 784) float32 -> logits (n, 10). Kaiming-normal weights (or
-    N(0, 1) with ``kaiming=False``), zero biases; relu on the logits as the seed does.
+    N(0, 1) with ``kaiming=False``), zero biases; ``relu_logits`` as in :func:`apply_mlp`.
     """
 
     def __init__(self, sizes: Sequence[int] = (784, 200, 200, 10), *, kaiming: bool = True,
-                 relu_logits: bool = True, rngs: nnx.Rngs):
+                 relu_logits: bool = False, rngs: nnx.Rngs):
         init = (nnx.initializers.variance_scaling(2.0, "fan_in", "normal") if kaiming
                 else nnx.initializers.normal(1.0))
         self.layers = nnx.List([nnx.Linear(i, o, kernel_init=init, rngs=rngs)
