@@ -6,27 +6,31 @@
 # The catalogue, in the order the course teaches it. Every name is a module here with a
 # ``main(argv) -> metrics`` function.
 CATALOGUE = [
+    # A. regression, gradients and the fundamentals
     "linear_regression",
     "gradient_descent_1d",
+    "linreg_manual_grad",
     "linreg_scratch",
     "linreg_concise",
-    "himmelblau",
-    "tensor_basics",
     "autograd_basics",
-    "activations",
-    "loss_functions",
-    "linreg_manual_grad",
-    "backprop",
+    "himmelblau",
     "optimizers",
+    "loss_functions",
+    "activations",
+    "backprop",
+    "tensor_basics",
+    # B. classification
     "logistic_regression",
     "mnist_first",
     "mnist_mlp",
     "lenet",
+    # C. generalisation
     "capacity",
     "cross_validation",
     "regularization",
     "lr_schedules",
     "early_stopping_dropout",
+    # D. convolutions and modules
     "conv_basics",
     "classic_cnns",
     "modules",

@@ -56,10 +56,7 @@ def main(argv=None) -> int:
             metrics = {"experiment": name, "ok": False, "seconds": None,
                        "result": {"error": f"{type(error).__name__}: {error}"}, "reference": {}}
         rows.append(metrics)
-        summary.append([name, "; ".join(f"{k} {_cli.fmt(v)}" for k, v in
-                                        list(_cli.flatten(metrics["reference"]).items())[:3]),
-                        "; ".join(f"{k} {_cli.fmt(v)}" for k, v in
-                                  list(_cli.flatten(metrics["result"]).items())[:3]),
+        summary.append([name, _cli.brief(metrics["reference"]), _cli.brief(metrics["result"]),
                         "ok" if metrics["ok"] else "NOT OK", metrics["seconds"] or "-"])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(rows, indent=2) + "\n")

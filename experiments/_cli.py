@@ -59,15 +59,24 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def fmt(value: Any) -> str:
-    """A short human form of a result value."""
+def fmt(value: Any, *, items: int | None = None) -> str:
+    """A short human form of a result value; lists longer than ``items`` are elided."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)):
+        if items is not None and len(value) > items:
+            shown = [fmt(v) for v in value[:items - 1]] + ["…", fmt(value[-1])]
+            return "[" + ", ".join(shown) + f"] ({len(value)})"
         return "[" + ", ".join(fmt(v) for v in value) + "]"
     return str(value)
+
+
+def brief(values: dict, n: int = 3, width: int = 80) -> str:
+    """The first ``n`` entries of a flattened result as one line of at most ``width``."""
+    line = "; ".join(f"{k} {fmt(v, items=4)}" for k, v in list(flatten(values).items())[:n])
+    return line if len(line) <= width else line[:width - 1] + "…"
 
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:

@@ -95,6 +95,21 @@ def linreg_concise(epochs: int, seed: int = 0) -> float:
     return l.item()  # the last batch's loss, before its update
 
 
+def _train_classifier(model, optimizer, x, y, batch_size: int, epochs: int) -> float:
+    """The seeds' loop: shuffled ``DataLoader`` batches, cross-entropy, ``zero_grad``,
+    ``backward``, ``step``; returns the last batch's loss."""
+    import torch.nn.functional as F
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y),
+                                         batch_size=batch_size, shuffle=True, drop_last=True)
+    for _ in range(epochs):
+        for data, target in loader:
+            loss = F.cross_entropy(model(data), target)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return loss.item()
+
+
 def _embedded_mnist():
     from jaxbasics.data import load
     ds = load("mnist", "train")
@@ -114,20 +129,14 @@ def mnist_mlp(epochs: int, seed: int = 0) -> float:
     bs = [torch.zeros(o, requires_grad=True) for o in (200, 200, 10)]
     for w in ws:
         torch.nn.init.kaiming_normal_(w)
-    optimizer = torch.optim.SGD(ws + bs, lr=0.01)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=200,
-                                         shuffle=True, drop_last=True)
-    for _ in range(epochs):
-        for data, target in loader:
-            h = data
-            for w, b in zip(ws, bs):
-                h = h @ w.t() + b
-                h = F.relu(h) if w is not ws[-1] else h
-            loss = F.cross_entropy(h, target)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return loss.item()
+
+    def forward(h):
+        for w, b in zip(ws, bs):
+            h = h @ w.t() + b
+            h = F.relu(h) if w is not ws[-1] else h
+        return h
+
+    return _train_classifier(forward, torch.optim.SGD(ws + bs, lr=0.01), x, y, 200, epochs)
 
 
 def lenet(epochs: int, seed: int = 0) -> float:
@@ -151,16 +160,8 @@ def lenet(epochs: int, seed: int = 0) -> float:
             return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
 
     model = LeNet()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=64,
-                                         shuffle=True, drop_last=True)
-    for _ in range(epochs):
-        for data, target in loader:
-            loss = F.cross_entropy(model(data), target)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return loss.item()
+    return _train_classifier(model, torch.optim.SGD(model.parameters(), lr=0.1), x, y, 64,
+                             epochs)
 
 
 def resnet(epochs: int, seed: int = 0, n: int = 2048) -> float:
@@ -204,13 +205,5 @@ def resnet(epochs: int, seed: int = 0, n: int = 2048) -> float:
 
     model = ResNet()
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32,
-                                         shuffle=True, drop_last=True)
-    for _ in range(epochs):
-        for data, target in loader:
-            loss = F.cross_entropy(model(data), target)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return loss.item()
+    return _train_classifier(model, torch.optim.Adam(model.parameters(), lr=3e-3), x, y, 32,
+                             epochs)

@@ -11,7 +11,6 @@ identity in evaluation, so evaluating twice gives the same numbers.
 from __future__ import annotations
 
 import jax
-import numpy as np
 
 from experiments import _cli, _digits
 from jaxbasics import optim, plots

@@ -14,7 +14,6 @@ ill-defined for negative losses (an open Optax problem); cross-entropy is >= 0.
 from __future__ import annotations
 
 import jax
-import numpy as np
 
 from experiments import _cli, _digits
 from jaxbasics import optim, plots

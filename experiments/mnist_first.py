@@ -4,39 +4,29 @@ Three ``nn.Linear`` layers (PyTorch's default init), relu on the hidden layers, 
 between the 10 outputs and one-hot labels, SGD lr 0.01 momentum 0.9, batch 512, 3 epochs,
 the loss printed every 10 batches, a loss curve, test accuracy and a grid of test digits
 with their predicted labels. By default on the 5,000 embedded digits (``--source auto`` for
-the full set); 3 epochs of 4,000 digits are only 21 steps, so ``--epochs`` is offered.
+the full set); the seed's 3 epochs of 60,000 are 351 steps, which on the 4,000 embedded
+digits take 50 epochs (the default there).
 """
 
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 from experiments import _cli, _mnist
 from jaxbasics import losses, optim
-from jaxbasics.models import apply_linear, init_linear
+from jaxbasics.models import apply_mlp, init_mlp
 from jaxbasics.train import fit, init_state, make_step
 
 SIZES, BATCH_SIZE, EPOCHS = (784, 256, 64, 10), 512, 3
 OPTIMIZER = optim.make("sgd", 0.01, momentum=0.9)
-# 21 steps on 4,000 digits (quick: 1,000 digits, batch 128, 21 steps) only begin to fit.
-MIN_ACCURACY = {"quick": 0.2, "full": 0.25}
-
-
-def init(key):
-    """Three linear layers with ``nn.Linear``'s default init."""
-    keys = jax.random.split(key, len(SIZES) - 1)
-    return [init_linear(k, i, o) for k, i, o in zip(keys, SIZES[:-1], SIZES[1:])]
+# Quick (1,000 digits, batch 128, 21 steps) only begins to fit; the seed's 351 steps on
+# the 4,000 embedded digits (50 epochs) reach about 0.87.
+MIN_ACCURACY = {"quick": 0.2, "mnist": 0.8, "fashion_mnist": 0.7}
 
 
 def apply(params, x):
     """Outputs (n, 10) of images x (n, 28, 28, 1): relu on the hidden layers only."""
-    h = x.reshape(x.shape[0], -1)
-    for i, layer in enumerate(params):
-        h = apply_linear(layer, h)
-        if i < len(params) - 1:
-            h = jax.nn.relu(h)
-    return h
+    return apply_mlp(params, x)
 
 
 def objective(params, batch):
@@ -50,33 +40,38 @@ STEP = make_step(objective, OPTIMIZER)
 
 def body(args) -> _cli.Outcome:
     train_data, test, source = _mnist.data(args)
-    epochs = args.epochs or EPOCHS
+    epochs = args.epochs or (EPOCHS if args.quick else
+                             _mnist.seed_epochs(EPOCHS, BATCH_SIZE, len(train_data[1])))
     batch_size = 128 if args.quick else BATCH_SIZE
     metrics = _mnist.metric_fn(apply)
     k_init, k_shuffle = jax.random.split(jax.random.key(args.seed))
 
     def on_log(e):
-        print(e.epoch, e.batch, e.metrics["loss"])  # the course's print(epoch, batch_idx, loss)
+        if _mnist.shown(e.epoch, epochs):  # the course's print(epoch, batch_idx, loss)
+            print(e.epoch, e.batch, e.metrics["loss"])
 
-    state, history = fit(STEP, init_state(init(k_init), OPTIMIZER), train_data, epochs=epochs,
+    state, history = fit(STEP, init_state(init_mlp(k_init, SIZES), OPTIMIZER), train_data, epochs=epochs,
                          batch_size=batch_size, key=k_shuffle, mode=args.mode, log_every=10,
                          on_log=on_log,
-                         on_epoch=lambda e, s: _mnist.test_log(metrics, s.params, test, 512))
+                         on_epoch=lambda e, s: _mnist.test_log(
+                             metrics, s.params, test, 512, quiet=not _mnist.shown(e, epochs)))
     final = history.epochs[-1]
     print("test acc:", final["accuracy"])
     figures = _mnist.figures(args.out, "mnist_first", history, apply, state.params, test,
                              history.epochs)
     result = {"test_accuracy": final["accuracy"], "final_train_mse": float(history.loss[-1]),
               "epochs": epochs, "steps": len(history.loss)}
-    threshold = MIN_ACCURACY["quick" if args.quick else "full"]
+    threshold = MIN_ACCURACY["quick" if args.quick else args.dataset]
     reference = {"test_accuracy": f">= {threshold} here (≈ 0.9 on full MNIST)"}
-    ok = final["accuracy"] >= threshold or args.dataset != "mnist"
+    ok = final["accuracy"] >= threshold or args.epochs is not None
     return _cli.Outcome(result, reference, bool(ok), data_source=source, figures=figures)
 
 
 def add_arguments(p) -> None:
     _mnist.add_data_arguments(p)
-    p.add_argument("--epochs", type=int, default=None, help="default 3")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="default: the seed's 351 steps (3 epochs of 60,000 images; 50 of "
+                        "the 4,000 embedded digits; quick: 3)")
 
 
 def main(argv=None) -> dict:

@@ -31,16 +31,10 @@ from jaxbasics.data import load
 from jaxbasics.models import MLP, apply_mlp, init_mlp
 from jaxbasics.train import fit, init_state, make_step
 
-BATCH_SIZE, LEARNING_RATE, STEPS, QUICK_EPOCHS = 200, 0.01, 3000, 10
-EPOCHS = 10  # the seed's, on 60,000 images: STEPS steps
+BATCH_SIZE, LEARNING_RATE, EPOCHS, QUICK_EPOCHS = 200, 0.01, 10, 10  # EPOCHS: the seed's
 # Test accuracy the default run reaches at least: quick mode (1,000 training digits, 50
 # steps), and 3,000 steps on the embedded digits or on full Fashion-MNIST.
 MIN_ACCURACY = {"quick": 0.6, "mnist": 0.9, "fashion_mnist": 0.85}
-
-
-def default_epochs(n_train: int) -> int:
-    """Epochs of batch 200 that make the seed's 3,000 steps (150 on 4,000 digits)."""
-    return max(1, round(STEPS / (n_train // BATCH_SIZE)))
 
 
 def model(key, *, kaiming: bool = True, module: bool = False, relu_logits: bool = False):
@@ -78,7 +72,8 @@ def train(key, train_data, *, epochs=EPOCHS, kaiming=True, module=False, relu_lo
 
 def body(args) -> _cli.Outcome:
     train_data, test, source = _mnist.data(args)
-    epochs = args.epochs or (QUICK_EPOCHS if args.quick else default_epochs(len(train_data[1])))
+    epochs = args.epochs or (QUICK_EPOCHS if args.quick else
+                             _mnist.seed_epochs(EPOCHS, BATCH_SIZE, len(train_data[1])))
     variant = dict(kaiming=not args.no_kaiming, module=args.module, relu_logits=args.relu_logits)
     k_init, _ = jax.random.split(jax.random.key(args.seed))
     metrics = _mnist.metric_fn(model(k_init, **variant)[0])

@@ -191,7 +191,10 @@ def _num_examples(data: Batch) -> int:
 
 
 def _stack(metrics: list[Metrics]) -> dict[str, np.ndarray]:
-    return {k: np.asarray(jnp.stack([m[k] for m in metrics])) for k in metrics[0]}
+    # One transfer of the whole list, stacked by numpy: jnp.stack of thousands of arrays
+    # would compile an XLA program with one operand per step.
+    host = jax.device_get(metrics)
+    return {k: np.stack([np.asarray(m[k]) for m in host]) for k in host[0]}
 
 
 def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: int | None = None,

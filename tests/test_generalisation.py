@@ -3,13 +3,12 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from jaxbasics import callbacks, losses, optim, regularizers, schedules
 from jaxbasics.data import kfold_indices, split_indices, train_val_split
 from jaxbasics.dropout import dropout
-from jaxbasics.train import evaluate, fit, init_state, make_step
+from jaxbasics.train import fit, init_state, make_step
 
 
 def _linear_problem(n=64, d=5, seed=0):
