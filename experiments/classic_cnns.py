@@ -5,8 +5,11 @@ statistics in the train state. Prints parameter counts, test accuracy and second
 
 Data: the embedded MNIST digits (4,000 train / 1,000 test); ``--quick`` trains on 2,000 of
 them for one epoch. ``--dataset fashion_mnist`` (with ``--train-size`` for a short run)
-trains on Fashion-MNIST. Default ``--mode jit`` (convolution gradients inside ``lax.scan`` are
-slow on CPU, see PERFORMANCE-NOTES).
+trains on Fashion-MNIST. Default ``--mode fused``: the convolutions go through
+:func:`jaxbasics.conv.conv_general_dilated`, which on CPU avoids XLA's slow convolution
+gradients inside ``lax.scan`` (3 epochs on 4,000 digits, s/epoch jit -> fused: AlexNet
+0.68 -> 0.34, VGG 0.40 -> 0.27, GoogLeNet 0.95 -> 1.10, ResNet 1.01 -> 0.87, DenseNet
+0.79 -> 0.51).
 """
 
 from __future__ import annotations
@@ -131,8 +134,7 @@ def workloads(quick: bool) -> list[Workload]:
 
 
 def main(argv=None) -> dict:
-    return _cli.run("classic_cnns", __doc__, body, argv, default_mode="jit",
-                    add_arguments=add_arguments)
+    return _cli.run("classic_cnns", __doc__, body, argv, add_arguments=add_arguments)
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, *, stride: IntPai
     if impl == "slices":
         if groups != 1:
             raise ValueError(f"impl='slices' needs groups == 1; got groups {groups}")
-        y = _conv_slices(x, kernel, s, p, d)
+        y = _conv_slices(x, kernel, s, [(p[0], p[0]), (p[1], p[1])], d)
         return y if bias is None else y + bias
     y = jax.lax.conv_general_dilated(x, kernel, window_strides=s,
                                      padding=[(p[0], p[0]), (p[1], p[1])], rhs_dilation=d,
@@ -115,11 +115,12 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, *, stride: IntPai
     return y if bias is None else y + bias
 
 
-def _conv_slices(x: Array, kernel: Array, s, p, d) -> Array:
+def _conv_slices(x: Array, kernel: Array, s, pads, d) -> Array:
     """im2col convolution: concat of kh * kw strided slices (n, h', w', kh*kw*in) @ kernel
-    reshaped (kh*kw*in, out); the (i, j, c) order of the concat is the kernel's HWIO."""
+    reshaped (kh*kw*in, out); the (i, j, c) order of the concat is the kernel's HWIO.
+    pads: ((top, bottom), (left, right))."""
     kh, kw, cin, cout = kernel.shape
-    x = jnp.pad(x, ((0, 0), (p[0], p[0]), (p[1], p[1]), (0, 0)))
+    x = jnp.pad(x, ((0, 0), tuple(pads[0]), tuple(pads[1]), (0, 0)))
     ho = (x.shape[1] - d[0] * (kh - 1) - 1) // s[0] + 1
     wo = (x.shape[2] - d[1] * (kw - 1) - 1) // s[1] + 1
     cols = [x[:, i * d[0]: i * d[0] + s[0] * (ho - 1) + 1: s[0],
@@ -127,6 +128,28 @@ def _conv_slices(x: Array, kernel: Array, s, p, d) -> Array:
             for i in range(kh) for j in range(kw)]
     patches = jnp.concatenate(cols, axis=-1)
     return patches @ kernel.reshape(kh * kw * cin, cout)
+
+
+def conv_general_dilated(lhs: Array, rhs: Array, window_strides, padding, lhs_dilation=None,
+                         rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                         **kwargs):
+    """``jax.lax.conv_general_dilated`` that takes :func:`conv2d`'s ``'slices'`` path on CPU.
+
+    For ``flax.nnx.Conv(..., conv_general_dilated=conv_general_dilated)``: 2-D NHWC inputs,
+    HWIO kernels, explicit padding, no input dilation, one group run as slices and a
+    matmul on the CPU backend (fast gradients inside ``lax.scan``); anything else, and every
+    other backend, goes to XLA's convolution unchanged.
+    """
+    nhwc = jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, ("NHWC", "HWIO", "NHWC"))
+    if (jax.default_backend() == "cpu" and lhs.ndim == 4 and feature_group_count == 1
+            and not isinstance(padding, str) and all(v == 1 for v in lhs_dilation or (1, 1))
+            and jax.lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
+            == nhwc):
+        return _conv_slices(lhs, rhs, tuple(window_strides), padding,
+                            tuple(rhs_dilation or (1, 1)))
+    return jax.lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation,
+                                        rhs_dilation, dimension_numbers, feature_group_count,
+                                        **kwargs)
 
 
 def _pool(x, kernel_size, stride, padding, init, op):

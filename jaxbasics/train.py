@@ -115,6 +115,8 @@ def _scan_batches(step: Step, state: TrainState, data: Batch, idx: Array):
 
 def _scan_full(step: Step, state: TrainState, data: Batch, num_steps: int):
     """Run ``step`` ``num_steps`` times on the whole of ``data``."""
+    # Not unrolled: on CPU unroll=4 saves 35 % of 3000 linear-regression epochs (1.85 ->
+    # 1.19 ms) but makes the 4 x 20000 Himmelblau steps 8x slower (0.55 -> 4.6 ms).
     return jax.lax.scan(lambda s, _: step(s, data), state, None, length=num_steps)
 
 

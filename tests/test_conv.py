@@ -125,3 +125,13 @@ def test_slices_conv_equals_xla_conv_values_and_gradients(stride, padding, dilat
         np.testing.assert_allclose(g_slices, g_xla, rtol=1e-4, atol=1e-3)
     with pytest.raises(ValueError, match="impl must be one of"):
         conv.conv2d(x, k, impl="im2col")
+
+
+@pytest.mark.parametrize("padding,stride", [(1, 1), (1, 2), (0, 2), ("SAME", 1)])
+def test_nnx_conv_with_slices_hook_equals_default(padding, stride):
+    from flax import nnx
+    x = jax.random.normal(jax.random.key(1), (2, 9, 9, 3))
+    default = nnx.Conv(3, 5, (3, 3), strides=stride, padding=padding, rngs=nnx.Rngs(0))
+    hooked = nnx.Conv(3, 5, (3, 3), strides=stride, padding=padding, rngs=nnx.Rngs(0),
+                      conv_general_dilated=conv.conv_general_dilated)
+    np.testing.assert_allclose(hooked(x), default(x), rtol=1e-5, atol=1e-5)

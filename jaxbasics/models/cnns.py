@@ -12,12 +12,13 @@ from __future__ import annotations
 import jax.numpy as jnp
 from flax import nnx
 
-from jaxbasics.conv import avg_pool2d, max_pool2d
+from jaxbasics.conv import avg_pool2d, conv_general_dilated, max_pool2d
 
 
 def _conv(cin, cout, k, rngs, stride=1, padding=None):
     return nnx.Conv(cin, cout, (k, k), strides=stride,
-                    padding=k // 2 if padding is None else padding, rngs=rngs)
+                    padding=k // 2 if padding is None else padding, rngs=rngs,
+                    conv_general_dilated=conv_general_dilated)
 
 
 def _bn(c, rngs):
