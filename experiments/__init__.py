@@ -14,6 +14,7 @@ CATALOGUE = [
     "linreg_concise",
     "autograd_basics",
     "himmelblau",
+    "minibatch_gd",
     "optimizers",
     "loss_functions",
     "activations",

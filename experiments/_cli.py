@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -128,6 +129,7 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
     metrics = jsonable({
         "experiment": name, "mode": args.mode, "backend": jax.default_backend(),
         "seconds": round(seconds, 3), "data_source": outcome.data_source,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "result": outcome.result, "reference": outcome.reference, "ok": bool(outcome.ok),
         "figures": [str(f) for f in outcome.figures],
     })

@@ -91,7 +91,7 @@ def test_log(metrics_of, params, test, batch_size: int, quiet=False) -> dict[str
     return m
 
 
-def figures(out, name, history, apply, params, test, per_epoch):
+def figures(out, name, history, apply, params, test, per_epoch, loss_name="cross-entropy"):
     """Loss curve (per step, and test loss per epoch) and 32 test digits with predictions,
     drawn evenly through the test set."""
     steps_per_epoch = len(history.loss) // max(len(per_epoch), 1)
@@ -100,7 +100,7 @@ def figures(out, name, history, apply, params, test, per_epoch):
                            "test (per epoch)": [m["loss"] for m in per_epoch]},
         x={"train (per batch)": np.arange(len(history.loss)),
            "test (per epoch)": steps_per_epoch * np.arange(1, len(per_epoch) + 1)},
-        title=f"{name}: cross-entropy", xlabel="step")
+        title=f"{name}: {loss_name}", xlabel="step")
     # Evenly spaced through the test set: the embedded split is sorted by label.
     pick = np.linspace(0, len(test[1]) - 1, 32).astype(int)
     x, y = test[0][pick], test[1][pick]

@@ -16,6 +16,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import jax
@@ -92,7 +93,8 @@ def main(argv=None) -> list[dict]:
         p.error(f"no workload matches --only {args.only!r}; the workloads are: "
                 + "; ".join(w.name for w in every))
     print(f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}); "
-          f"PyTorch: {'yes' if with_torch else 'not installed (pip install torch)'}")
+          f"PyTorch: {'yes' if with_torch else 'not installed (pip install torch)'}; "
+          f"XLA_FLAGS: {os.environ.get('XLA_FLAGS') or '-'}")
     rows = []
     for w in workloads:
         print(f"timing {w.name} ...", flush=True)

@@ -14,6 +14,8 @@ by final excess loss over the least attainable (ties broken by the first step un
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -76,12 +78,17 @@ def floor(problem: str) -> float:
     return float(np.mean((X @ coef - y) ** 2))
 
 
+@functools.lru_cache(maxsize=None)
+def step_for(problem: str, name: str):
+    """The training step of ``name`` on ``problem``, built once (so it compiles once)."""
+    return make_step(PROBLEMS[problem][0], optimizer(problem, name))
+
+
 def run(problem: str, name: str, steps: int, mode: str = "fused"):
     """Train ``name`` on ``problem`` for ``steps`` full-batch steps; (final params, losses)."""
     objective, init, data = PROBLEMS[problem]
-    tx = optimizer(problem, name)
-    state, history = fit(make_step(objective, tx), init_state(init(), tx), data(),
-                         epochs=steps, mode=mode)
+    state, history = fit(step_for(problem, name), init_state(init(), optimizer(problem, name)),
+                         data(), epochs=steps, mode=mode)
     final = float(objective(state.params, data()))
     return state.params, np.append(history.loss, final)
 
