@@ -1,8 +1,16 @@
-"""What the MNIST experiments share: flags, data, the seed's log lines, evaluation, figures."""
+"""What the MNIST experiments share: flags, data, the seed's log lines, evaluation, figures.
+
+The classification chapter (``mnist_first``, ``mnist_mlp``, ``lenet``, ``classic_cnns``) uses
+the command-line pieces; the generalisation chapter (``cross_validation``,
+``regularization``, ``lr_schedules``, ``early_stopping_dropout``) trains the course's MLP on
+:func:`digits` with :func:`objective` and :func:`mlp_metrics`. No training loop here: every
+experiment trains with ``jaxbasics.train.fit``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +19,7 @@ import numpy as np
 from jaxbasics import losses, plots
 from jaxbasics.data import load
 from jaxbasics.data.datasets import NAMES, SOURCES
+from jaxbasics.models import apply_mlp
 from jaxbasics.train import LogEvent, evaluate
 
 QUICK_TRAIN, QUICK_TEST = 1000, 500
@@ -108,3 +117,38 @@ def figures(out, name, history, apply, params, test, per_epoch, loss_name="cross
     grid = plots.digits(out / "predictions.png", np.asarray(x), np.asarray(y), predicted,
                         title=f"{name}: predicted (true), wrong in red")
     return [curve, grid]
+
+
+def digits(split: str, limit: int | None = None, key=None):
+    """(images (n, 784) float32, labels (n,) int32) on the device, and the source string.
+
+    The embedded splits are stored in class order, so they are shuffled (by ``key``, or a
+    fixed key 0) before the first ``limit`` examples are kept.
+    """
+    ds = load("mnist", split)
+    x, y = ds.images.reshape(len(ds), -1), ds.labels
+    order = np.asarray(jax.random.permutation(
+        jax.random.key(0) if key is None else key, len(y)))
+    if limit is not None:
+        order = order[:limit]
+    return (jax.device_put(x[order]), jax.device_put(y[order])), ds.source
+
+
+def objective(params, batch, activation=jax.nn.relu):
+    """Mean cross-entropy of the MLP (no dropout) on (x (n, 784), y (n,))."""
+    x, y = batch
+    return losses.cross_entropy(apply_mlp(params, x, activation=activation), y)
+
+
+def dropout_objective(p: float):
+    """A stateful objective: the MLP with dropout ``p``, the engine's per-step key."""
+    def obj(params, batch, model_state, key):
+        x, y = batch
+        logits = apply_mlp(params, x, p=p, key=key, train=True)
+        return losses.cross_entropy(logits, y), (model_state, {})
+    return obj
+
+
+def mlp_metrics(params, batch, activation=jax.nn.relu):
+    """Per-example loss and correctness of the MLP in evaluation mode (no dropout)."""
+    return metric_fn(functools.partial(apply_mlp, activation=activation))(params, batch)

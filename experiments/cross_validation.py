@@ -20,7 +20,7 @@ import functools
 import jax
 import numpy as np
 
-from experiments import _cli, _digits
+from experiments import _cli, _mnist
 from jaxbasics import optim
 from jaxbasics.callbacks import Monitor
 from jaxbasics.data import kfold_indices, split_indices
@@ -29,8 +29,8 @@ from jaxbasics.train import evaluate, fit, init_state, make_step
 
 LEARNING_RATE, MOMENTUM, BATCH = 0.01, 0.9, 64
 VAL_FRACTION = 10 / 60  # the course's 50k/10k of 60k
-OBJECTIVE = functools.partial(_digits.objective, activation=jax.nn.leaky_relu)
-METRICS = functools.partial(_digits.metrics, activation=jax.nn.leaky_relu)
+OBJECTIVE = functools.partial(_mnist.objective, activation=jax.nn.leaky_relu)
+METRICS = functools.partial(_mnist.mlp_metrics, activation=jax.nn.leaky_relu)
 
 
 def train(data, val, key, *, epochs: int, mode: str, verbose: bool = False):
@@ -58,8 +58,8 @@ def train(data, val, key, *, epochs: int, mode: str, verbose: bool = False):
 def body(args) -> _cli.Outcome:
     limit, epochs, k, k_epochs = (2400, 4, 3, 3) if args.quick else (None, 10, 5, 10)
     key = jax.random.key(args.seed)
-    data, source = _digits.digits("train", limit, jax.random.fold_in(key, 1))
-    test, _ = _digits.digits("test")
+    data, source = _mnist.digits("train", limit, jax.random.fold_in(key, 1))
+    test, _ = _mnist.digits("test")
     n = len(data[1])
     val_idx, train_idx = split_indices(n, VAL_FRACTION, jax.random.fold_in(key, 2))
     pick = lambda idx: jax.tree.map(lambda a: a[idx], data)  # noqa: E731

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import jax
 
-from experiments import _cli, _digits
+from experiments import _cli, _mnist
 from jaxbasics import optim, plots
 from jaxbasics.callbacks import EarlyStopping
 from jaxbasics.data import train_val_split
@@ -27,9 +27,9 @@ def run_one(p: float, train, val, key, *, epochs: int, mode: str, patience: int 
     """Train with dropout ``p`` and early stopping; returns (best_state, stopper, history)."""
     k_init, k_drop, k_shuffle = jax.random.split(key, 3)
     tx = optim.make("adam", LEARNING_RATE)
-    step = make_step(_digits.dropout_objective(p), tx, stateful=True)
+    step = make_step(_mnist.dropout_objective(p), tx, stateful=True)
     state = init_state(init_mlp(k_init), tx, key=k_drop)
-    stopper = EarlyStopping(lambda s: evaluate(_digits.metrics, s.params, val, 500),
+    stopper = EarlyStopping(lambda s: evaluate(_mnist.mlp_metrics, s.params, val, 500),
                             monitor="loss", patience=patience)
     final, history = fit(step, state, train, epochs=epochs, batch_size=BATCH, key=k_shuffle,
                          mode=mode, on_epoch=stopper)
@@ -39,16 +39,16 @@ def run_one(p: float, train, val, key, *, epochs: int, mode: str, patience: int 
 def body(args) -> _cli.Outcome:
     limit, epochs = (2000, 25) if args.quick else (None, 100)
     key = jax.random.key(args.seed)
-    data, source = _digits.digits("train", limit, jax.random.fold_in(key, 1))
-    test, _ = _digits.digits("test")
+    data, source = _mnist.digits("train", limit, jax.random.fold_in(key, 1))
+    test, _ = _mnist.digits("test")
     train, val = train_val_split(data, 0.2, jax.random.fold_in(key, 2))
     result, curves, ok = {}, {}, True
     for p in RATES:
         best, stopper, history = run_one(p, train, val, key, epochs=epochs, mode=args.mode)
-        restored = evaluate(_digits.metrics, best.params, val, 500)
-        again = evaluate(_digits.metrics, best.params, val, 500)
-        test_m = evaluate(_digits.metrics, best.params, test, 500)
-        train_m = evaluate(_digits.metrics, best.params, train, 500)
+        restored = evaluate(_mnist.mlp_metrics, best.params, val, 500)
+        again = evaluate(_mnist.mlp_metrics, best.params, val, 500)
+        test_m = evaluate(_mnist.mlp_metrics, best.params, test, 500)
+        train_m = evaluate(_mnist.mlp_metrics, best.params, train, 500)
         for e, logs in enumerate(history.epochs):
             print(f"p={p} epoch {e}: val loss {logs['val_loss']:.4f}, "
                   f"val acc {logs['val_accuracy']:.4f}")

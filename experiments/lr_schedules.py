@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import jax
 
-from experiments import _cli, _digits
+from experiments import _cli, _mnist
 from jaxbasics import optim, plots
 from jaxbasics.data import num_batches
 from jaxbasics.models import init_mlp
@@ -34,9 +34,9 @@ def run(tx, train, val, key, *, epochs: int, mode: str, record_scale: bool = Fal
     def on_epoch(epoch, state):
         if record_scale:
             scales.append(plateau_scale(state.opt_state))
-        return {"val_loss": evaluate(_digits.metrics, state.params, val, 500)["loss"]}
+        return {"val_loss": evaluate(_mnist.mlp_metrics, state.params, val, 500)["loss"]}
 
-    state, history = fit(make_step(_digits.objective, tx), init_state(init_mlp(k_init), tx),
+    state, history = fit(make_step(_mnist.objective, tx), init_state(init_mlp(k_init), tx),
                          train, epochs=epochs, batch_size=BATCH, key=k_shuffle, mode=mode,
                          on_epoch=on_epoch)
     per_epoch = history.loss.reshape(len(history.epochs), -1).mean(axis=1)
@@ -46,8 +46,8 @@ def run(tx, train, val, key, *, epochs: int, mode: str, record_scale: bool = Fal
 def body(args) -> _cli.Outcome:
     limit, epochs = (1000, 10) if args.quick else (None, 40)
     key = jax.random.key(args.seed)
-    data, source = _digits.digits("train", limit, jax.random.fold_in(key, 1))
-    val, _ = _digits.digits("test", 500 if args.quick else None)
+    data, source = _mnist.digits("train", limit, jax.random.fold_in(key, 1))
+    val, _ = _mnist.digits("test", 500 if args.quick else None)
     spe = num_batches(len(data[1]), BATCH)
     curves, result = {}, {}
     for m in MOMENTA:

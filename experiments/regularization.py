@@ -13,7 +13,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from experiments import _cli, _digits
+from experiments import _cli, _mnist
 from jaxbasics import optim, plots
 from jaxbasics.data import train_val_split
 from jaxbasics.models import init_mlp
@@ -29,7 +29,7 @@ def train_one(penalty: dict, train, key, *, epochs: int, mode: str):
     """The MLP trained with ``regularized(objective, **penalty)``; returns the final state."""
     k_init, k_shuffle = jax.random.split(key)
     tx = optim.make("sgd", LEARNING_RATE, momentum=MOMENTUM)
-    step = make_step(regularized(_digits.objective, only=weights_only, **penalty), tx)
+    step = make_step(regularized(_mnist.objective, only=weights_only, **penalty), tx)
     state, history = fit(step, init_state(init_mlp(k_init), tx), train, epochs=epochs,
                          batch_size=BATCH, key=k_shuffle, mode=mode)
     return state, history
@@ -38,13 +38,13 @@ def train_one(penalty: dict, train, key, *, epochs: int, mode: str):
 def body(args) -> _cli.Outcome:
     limit, epochs = (1500, 6) if args.quick else (None, 30)
     key = jax.random.key(args.seed)
-    data, source = _digits.digits("train", limit, jax.random.fold_in(key, 1))
+    data, source = _mnist.digits("train", limit, jax.random.fold_in(key, 1))
     train, val = train_val_split(data, 0.2, jax.random.fold_in(key, 2))
     result, curves = {}, {}
     for name, penalty in PENALTIES.items():
         state, history = train_one(penalty, train, key, epochs=epochs, mode=args.mode)
-        tr = evaluate(_digits.metrics, state.params, train, 500)
-        va = evaluate(_digits.metrics, state.params, val, 500)
+        tr = evaluate(_mnist.mlp_metrics, state.params, train, 500)
+        va = evaluate(_mnist.mlp_metrics, state.params, val, 500)
         weights = [layer["w"] for layer in state.params]
         result[name] = {
             "fraction_|w|<1e-3": fraction_small(weights, THRESHOLD),

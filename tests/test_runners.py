@@ -41,3 +41,19 @@ def test_time_call_separates_compile_and_blocks():
     t = time_call(fn, 3, repeats=4)
     assert len(calls) == 5 and len(t.runs) == 4 and t.result == 3
     assert t.compile_seconds >= 0 and t.seconds >= 0
+
+
+def test_command_line_errors_are_one_line_with_exit_code_2(tmp_path):
+    import subprocess
+    import sys
+    bad_value = subprocess.run(
+        [sys.executable, "-m", "experiments.mnist_mlp", "--quick", "--dataset", "fashion_mnist",
+         "--source", "embedded", "--out", str(tmp_path)], capture_output=True, text=True)
+    assert bad_value.returncode == 2
+    assert bad_value.stderr.strip().splitlines() == [
+        "mnist_mlp.py: error: the embedded source holds MNIST digits only; for "
+        "'fashion_mnist' use source='idx', 'tfds', 'download' or 'auto'"]
+    assert "Traceback" not in bad_value.stderr
+    bad_flag = subprocess.run([sys.executable, "-m", "experiments.lenet", "--epochs", "x"],
+                              capture_output=True, text=True)
+    assert bad_flag.returncode == 2 and "--epochs: invalid int value: 'x'" in bad_flag.stderr
