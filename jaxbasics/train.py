@@ -7,7 +7,9 @@ runs it in one of three modes, chosen by a parameter:
 ``eager``
     no ``jit`` at all: every operation is dispatched one by one from Python, as PyTorch does.
 ``jit``
-    the step is compiled once and called from Python once per batch.
+    the step is compiled once and called from Python once per batch; its metrics are
+    written into a history buffer on the device (donated, so updated in place) and come
+    back in one transfer at the end of the epoch (or of a full-batch run).
 ``fused``
     a whole epoch (or a whole full-batch run) is one compiled ``jax.lax.scan``, the data
     resident on the device, batches gathered on the device by index.
@@ -120,6 +122,16 @@ def _scan_full(step: Step, state: TrainState, data: Batch, num_steps: int):
     return jax.lax.scan(lambda s, _: step(s, data), state, None, length=num_steps)
 
 
+def _recorded_step(step: Step, state: TrainState, history: Metrics, i: Array, data: Batch,
+                   idx: Array | None):
+    """One step of ``jit`` mode: the step's metrics go to row ``i`` of ``history``; with
+    ``idx`` (num_batches, batch_size) the batch is data[idx[i]]."""
+    batch = data if idx is None else take(data, jax.lax.dynamic_index_in_dim(idx, i, 0, False))
+    state, metrics = step(state, batch)
+    history = jax.tree.map(lambda h, m: h.at[i].set(m), history, metrics)
+    return state, history, i + 1
+
+
 @functools.lru_cache(maxsize=None)
 def _runner(step: Step, mode: str, full_batch: bool) -> Callable:
     """The function that runs one unit of work: a step (eager/jit) or a whole epoch (fused)."""
@@ -127,12 +139,34 @@ def _runner(step: Step, mode: str, full_batch: bool) -> Callable:
         if full_batch:
             return jax.jit(functools.partial(_scan_full, step), static_argnums=2)
         return jax.jit(functools.partial(_scan_batches, step))
+    if mode == "jit":
+        # Only the history is donated (updated in place): donating the state too made
+        # small steps ~25 % faster but the CPU ResNet step ~35 % slower.
+        return jax.jit(functools.partial(_recorded_step, step), donate_argnums=1)
     if full_batch:
-        one = step
-    else:
-        def one(state, data, row):
-            return step(state, take(data, row))
-    return jax.jit(one) if mode == "jit" else one
+        return step
+
+    def one(state, data, row):
+        return step(state, take(data, row))
+    return one
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted(step: Step) -> Callable:
+    """``jax.jit(step)``, for its cached ``eval_shape``."""
+    return jax.jit(step)
+
+
+def _run_jit(run: Callable, step: Step, state: TrainState, data: Batch, count: int,
+             idx: Array | None) -> tuple[TrainState, dict[str, np.ndarray]]:
+    """``count`` calls of the jitted step; the metrics stay on the device until the end."""
+    batch = data if idx is None else take(data, idx[0])
+    _, shapes = _jitted(step).eval_shape(state, batch)
+    history = jax.tree.map(lambda m: jnp.zeros((count, *m.shape), m.dtype), shapes)
+    i = jnp.zeros((), jnp.int32)
+    for _ in range(count):
+        state, history, i = run(state, history, i, data, idx)
+    return state, {k: np.asarray(v) for k, v in jax.device_get(history).items()}
 
 
 @dataclasses.dataclass
@@ -249,6 +283,8 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
         if mode == "fused":
             state, metrics = run(state, data, epochs)
             history = {k: np.asarray(v) for k, v in metrics.items()}
+        elif mode == "jit":
+            state, history = _run_jit(run, step, state, data, epochs, None)
         else:
             collected = []
             for _ in range(epochs):
@@ -272,6 +308,8 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
         if mode == "fused":
             new_state, metrics = run(state, data, idx)
             chunk = {k: np.asarray(v) for k, v in metrics.items()}
+        elif mode == "jit":
+            new_state, chunk = _run_jit(run, step, state, data, len(idx), idx)
         else:
             new_state, collected = state, []
             for row in idx:
