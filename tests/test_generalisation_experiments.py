@@ -1,19 +1,10 @@
 """Catalogue section C: each experiment's --quick run and the numbers it must reach."""
 
-import json
-
 import numpy as np
 
+from _helpers import run_quick as _run
 from experiments import (capacity, cross_validation, early_stopping_dropout, lr_schedules,
                          regularization)
-
-
-def _run(module, tmp_path):
-    metrics = module.main(["--quick", "--out", str(tmp_path)])
-    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
-    for figure in metrics["figures"]:
-        assert (tmp_path / figure.split("/")[-1]).stat().st_size > 10_000
-    return metrics
 
 
 def test_capacity(tmp_path):

@@ -1,25 +1,13 @@
 """Catalogue section A: each experiment reproduces its reference in --quick mode."""
 
-import json
-
 import jax
 import numpy as np
 import pytest
 
+from _helpers import run_quick as _run
 from experiments import (gradient_descent_1d, himmelblau, linear_regression, linreg_concise,
                          linreg_scratch)
 from jaxbasics.train import MODES, fit
-
-SCHEMA = {"experiment", "mode", "backend", "seconds", "data_source", "result", "reference", "ok"}
-
-
-def _run(module, tmp_path, *flags):
-    metrics = module.main(["--quick", "--out", str(tmp_path), *flags])
-    assert SCHEMA <= set(metrics)
-    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
-    for figure in metrics["figures"]:
-        assert (tmp_path / figure.split("/")[-1]).stat().st_size > 10_000
-    return metrics
 
 
 def test_linear_regression(tmp_path):
