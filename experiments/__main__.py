@@ -43,6 +43,8 @@ def main(argv=None) -> int:
                    help="run only these experiments")
     p.add_argument("--full", action="store_true", help="full settings instead of --quick (slow)")
     args = p.parse_args(argv)
+    if argv is None:
+        _cli.compilation_cache()
     names = args.only or CATALOGUE
     rows, summary = [], []
     start = time.perf_counter()

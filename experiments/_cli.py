@@ -2,7 +2,10 @@
 
 ``run(name, doc, body, argv)`` parses the shared flags (``--quick``, ``--seed``, ``--out``,
 ``--mode``), runs ``body(args) -> Outcome``, prints the result next to the reference,
-writes ``OUT/metrics.json`` and returns the metrics dict. The schema, one for every
+writes ``OUT/metrics.json`` and returns the metrics dict. Run from the command line
+(``argv`` None) it first turns on JAX's persistent compilation cache
+(:func:`compilation_cache`), so a second run of the same experiment compiles almost
+nothing; called from Python it changes no global JAX setting. The schema, one for every
 experiment::
 
     {"experiment", "mode", "backend", "seconds", "data_source",
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -90,6 +94,42 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def keys(seed, n: int) -> tuple:
+    """``n`` keys split from ``jax.random.key(seed)`` (or from ``seed`` if it is a key), by
+    one compiled program (creating, splitting and unpacking keys eagerly compiles three)."""
+    return _keys(seed, n)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _keys(seed, n: int) -> tuple:
+    is_key = jax.numpy.issubdtype(seed.dtype, jax.dtypes.prng_key)
+    return tuple(jax.random.split(seed if is_key else jax.random.key(seed), n))
+
+
+CACHE_ENV = "JAXBASICS_COMPILATION_CACHE"
+
+
+def compilation_cache() -> Path | None:
+    """Turn on JAX's persistent compilation cache for this process; return its directory.
+
+    The directory is ``$XDG_CACHE_HOME/jaxbasics/jax`` (``~/.cache/jaxbasics/jax``), or
+    ``$JAXBASICS_COMPILATION_CACHE`` if that names a directory; ``JAXBASICS_COMPILATION_CACHE=0``
+    turns it off, and a ``JAX_COMPILATION_CACHE_DIR`` the user set is left as it is. Every
+    program is cached, however quick to compile: the experiments' programs are small.
+    """
+    setting = os.environ.get(CACHE_ENV, "")
+    if setting.lower() in ("0", "off", "false", "no"):
+        return None
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return Path(os.environ["JAX_COMPILATION_CACHE_DIR"])
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    directory = Path(setting) if setting else home / "jaxbasics" / "jax"
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    return directory
+
+
 def parser(doc: str | None, *, default_mode: str = "fused",
            default_seed: int = 0) -> argparse.ArgumentParser:
     """The shared flags. ``doc``'s first line is the description."""
@@ -116,6 +156,8 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
     if add_arguments is not None:
         add_arguments(p)
     args = p.parse_args(argv)
+    if argv is None:
+        compilation_cache()
     args.out = Path(args.out) if args.out is not None else Path("runs") / name
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

@@ -13,14 +13,13 @@ import argparse
 import functools
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jaxbasics import losses, plots
+from jaxbasics import losses, metrics, plots
 from jaxbasics.data import load
 from jaxbasics.data.datasets import NAMES, SOURCES
 from jaxbasics.models import apply_mlp
-from jaxbasics.train import LogEvent, evaluate
+from jaxbasics.train import LogEvent, Step, TrainState
 
 QUICK_TRAIN, QUICK_TEST = 1000, 500
 
@@ -53,16 +52,6 @@ def _slice(x, y, n, seed):
     return x[order], y[order]
 
 
-def metric_fn(apply):
-    """Per-example loss and correctness of ``apply(params, x) -> logits``, for evaluate."""
-    def metrics(params, batch):
-        x, y = batch
-        logits = apply(params, x)
-        return {"loss": losses.cross_entropy(logits, y, reduction="none"),
-                "accuracy": (jnp.argmax(logits, -1) == y)}
-    return metrics
-
-
 def seed_epochs(seed_epochs: int, batch_size: int, n_train: int) -> int:
     """Epochs over ``n_train`` images that make as many steps as the seed's ``seed_epochs``
     over MNIST's 60,000 (e.g. 150 of 4,000 embedded digits for the MLP's 10 x 300 steps)."""
@@ -88,9 +77,10 @@ def train_log(n_train: int, batch_size: int, epochs: int | None = None):
     return on_log
 
 
-def test_log(metrics_of, params, test, batch_size: int, quiet=False) -> dict[str, float]:
+def test_log(step: Step, state: TrainState, test, batch_size: int,
+             quiet=False) -> dict[str, float]:
     """Evaluate and print the seed's ``Test set`` line; returns {"loss", "accuracy"}."""
-    m = evaluate(metrics_of, params, test, batch_size)
+    m = step.evaluate(state, test, batch_size)
     if quiet:
         return m
     n = len(test[1])
@@ -112,9 +102,9 @@ def figures(out, name, history, apply, params, test, per_epoch, loss_name="cross
         title=f"{name}: {loss_name}", xlabel="step")
     # Evenly spaced through the test set: the embedded split is sorted by label.
     pick = np.linspace(0, len(test[1]) - 1, 32).astype(int)
-    x, y = test[0][pick], test[1][pick]
-    predicted = np.asarray(jnp.argmax(apply(params, x), -1))
-    grid = plots.digits(out / "predictions.png", np.asarray(x), np.asarray(y), predicted,
+    x, y = (np.asarray(a)[pick] for a in test)
+    predicted = np.argmax(np.asarray(jax.jit(apply)(params, x)), -1)
+    grid = plots.digits(out / "predictions.png", x, y, predicted,
                         title=f"{name}: predicted (true), wrong in red")
     return [curve, grid]
 
@@ -127,7 +117,7 @@ def digits(split: str, limit: int | None = None, key=None):
     """
     ds = load("mnist", split)
     x, y = ds.images.reshape(len(ds), -1), ds.labels
-    order = np.asarray(jax.random.permutation(
+    order = np.asarray(jax.jit(jax.random.permutation, static_argnums=1)(
         jax.random.key(0) if key is None else key, len(y)))
     if limit is not None:
         order = order[:limit]
@@ -149,6 +139,6 @@ def dropout_objective(p: float):
     return obj
 
 
-def mlp_metrics(params, batch, activation=jax.nn.relu):
+def mlp_metrics(activation=jax.nn.relu):
     """Per-example loss and correctness of the MLP in evaluation mode (no dropout)."""
-    return metric_fn(functools.partial(apply_mlp, activation=activation))(params, batch)
+    return metrics.classification(functools.partial(apply_mlp, activation=activation))

@@ -14,6 +14,8 @@ few hand-gradient SGD steps run through ``train.fit`` via a custom-gradient obje
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,6 +27,7 @@ from jaxbasics.train import fit, init_state, make_step
 N, D, H, C = 64, 10, 32, 4
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
 def init(key, d: int = D, h: int = H, c: int = C):
     """Params {W1 (d, h), b1 (h,), W2 (h, c), b2 (c,)}, float32, scaled 1/sqrt(fan_in)."""
     k1, k2 = jax.random.split(key)
@@ -73,6 +76,7 @@ def _bwd(res, g):
 hand_loss.defvjp(_fwd, _bwd)
 
 
+@functools.partial(jax.jit, static_argnums=1)
 def data(key, n: int = N):
     """x (n, D) float32; y (n,) int32 from a random linear teacher."""
     kx, kw = jax.random.split(key)
@@ -81,19 +85,20 @@ def data(key, n: int = N):
 
 
 def body(args) -> _cli.Outcome:
-    key = jax.random.key(args.seed)
-    params, batch = init(key), data(jax.random.fold_in(key, 1))
-    auto, hand = jax.jit(lambda p, b: (jax.grad(loss_fn)(p, b), manual_grad(p, b)))(params, batch)
-    gaps = {k: float(jnp.max(jnp.abs(auto[k] - hand[k])) / (jnp.max(jnp.abs(auto[k])) + 1e-12))
+    k_params, k_data = _cli.keys(args.seed, 2)
+    params, batch = init(k_params), data(k_data)
+    auto, hand = jax.device_get(jax.jit(lambda p, b: (jax.grad(loss_fn)(p, b),
+                                                      manual_grad(p, b)))(params, batch))
+    gaps = {k: float(np.max(np.abs(auto[k] - hand[k])) / (np.max(np.abs(auto[k])) + 1e-12))
             for k in params}
     steps = 100 if args.quick else 500
     tx = optim.make("sgd", 0.5)
     finals, curves = {}, {}
     for name, objective in (("jax.grad", loss_fn), ("hand backprop", hand_loss)):
-        state, history = fit(make_step(objective, tx), init_state(params, tx), batch,
-                             epochs=steps, mode=args.mode)
-        finals[name], curves[name] = state.params, history.loss
-    train_gap = max(float(jnp.max(jnp.abs(a - b))) for a, b in
+        step = make_step(objective, tx)
+        state, history = fit(step, init_state(params, step), batch, epochs=steps, mode=args.mode)
+        finals[name], curves[name] = jax.device_get(state.params), history.loss
+    train_gap = max(float(np.max(np.abs(a - b))) for a, b in
                     zip(jax.tree.leaves(finals["jax.grad"]), jax.tree.leaves(finals["hand backprop"])))
     figure = plots.curves(args.out / "loss.png", curves, title="2-layer MLP, SGD 0.5")
     result = {"gradient_relative_gap": gaps, "trained_parameter_gap": train_gap,

@@ -11,7 +11,6 @@ models); the validation error is U-shaped: falls, bottoms out, rises again.
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from experiments import _cli
@@ -22,14 +21,17 @@ DEGREES = tuple(range(1, 16))
 N_TRAIN, N_VAL, NOISE = 20, 200, 0.2
 
 
-def make_data(key):
-    """((x_train, y_train), (x_val, y_val)), each x (n,), y (n,) float64 numpy."""
+@jax.jit
+def _draws(key):
     kx, kn, kvx, kvn = jax.random.split(key, 4)
-    def draw(kx, kn, n):
-        x = np.asarray(jax.random.uniform(kx, (n,), minval=-1, maxval=1), np.float64)
-        y = np.sin(2.5 * x) + NOISE * np.asarray(jax.random.normal(kn, (n,)), np.float64)
-        return x, y
-    return draw(kx, kn, N_TRAIN), draw(kvx, kvn, N_VAL)
+    return (jax.random.uniform(kx, (N_TRAIN,), minval=-1, maxval=1), jax.random.normal(kn, (N_TRAIN,)),
+            jax.random.uniform(kvx, (N_VAL,), minval=-1, maxval=1), jax.random.normal(kvn, (N_VAL,)))
+
+
+def make_data(seed: int):
+    """((x_train, y_train), (x_val, y_val)), each x (n,), y (n,) float64 numpy."""
+    x, n, xv, nv = (np.asarray(a, np.float64) for a in _draws(_cli.keys(seed, 1)[0]))
+    return (x, np.sin(2.5 * x) + NOISE * n), (xv, np.sin(2.5 * xv) + NOISE * nv)
 
 
 def features(x, degree: int):
@@ -46,20 +48,21 @@ def least_squares_errors(train, val, degree: int) -> tuple[float, float]:
 
 def engine_fit(train, degree: int, steps: int, mode: str) -> float:
     """Train MSE reached by the engine (full batch, Adam) on the same polynomial model."""
-    x = jnp.asarray(features(train[0], degree), jnp.float32)
-    y = jnp.asarray(train[1], jnp.float32)
+    x = features(train[0], degree).astype(np.float32)
+    y = train[1].astype(np.float32)
 
     def objective(w, batch):
         xb, yb = batch
         return losses.mse(xb @ w, yb)
-    tx = optim.make("adam", 0.05)
-    state, history = fit(make_step(objective, tx), init_state(jnp.zeros(degree + 1), tx),
-                         (x, y), epochs=steps, mode=mode)
-    return float(objective(state.params, (x, y)))
+    step = make_step(objective, optim.make("adam", 0.05))
+    state, history = fit(step, init_state(np.zeros(degree + 1, np.float32), step), (x, y),
+                         epochs=steps, mode=mode)
+    w = np.asarray(state.params, np.float64)
+    return float(np.mean((x @ w - y) ** 2))
 
 
 def body(args) -> _cli.Outcome:
-    train, val = make_data(jax.random.key(args.seed))
+    train, val = make_data(args.seed)
     errors = [least_squares_errors(train, val, d) for d in DEGREES]
     tr = [e[0] for e in errors]
     va = [e[1] for e in errors]

@@ -14,7 +14,6 @@ gradients inside ``lax.scan`` (3 epochs on 4,000 digits, s/epoch jit -> fused: A
 
 from __future__ import annotations
 
-import functools
 import time
 
 import jax
@@ -28,20 +27,19 @@ from jaxbasics import losses
 from jaxbasics.bench import Workload
 from jaxbasics.data import load
 from jaxbasics.models.cnns import MODELS
-from jaxbasics.nn import count_params, stateful
-from jaxbasics.train import evaluate, fit, init_state, make_step
+from jaxbasics.nn import build, count_params, stateful
+from jaxbasics.train import Step, fit, init_state, make_step
 
 BATCH_SIZE, LEARNING_RATE = 32, 3e-3
 # Test accuracy each model reaches at least (chance is 0.1): quick is 62 steps on 2,000
 # digits; the default runs 3 epochs on the 4,000 embedded digits or on Fashion-MNIST.
 THRESHOLD = {"quick": 0.35, "mnist": 0.9, "fashion_mnist": 0.8}
-OPTIMIZER = optax.adam(LEARNING_RATE)
 
 
-@functools.lru_cache(maxsize=None)
-def program(name: str):
-    """(apply, step, metric_fn) for one architecture, built once so fits never recompile."""
-    apply, _, _ = stateful(MODELS[name](rngs=nnx.Rngs(0)))
+def make(name: str, seed: int):
+    """(step, params, model_state) of architecture ``name`` built from ``seed``: Adam 3e-3 on
+    the cross-entropy in train mode; test accuracy in eval mode (running statistics)."""
+    apply, params, model_state = stateful(build(lambda: MODELS[name](rngs=nnx.Rngs(seed))))
 
     def objective(params, batch, model_state, key):
         """Cross-entropy in train mode; x (b, 28, 28, 1), y (b,) int32."""
@@ -49,26 +47,25 @@ def program(name: str):
         logits, model_state = apply(params, model_state, x, train=True)
         return losses.cross_entropy(logits, y), (model_state, {})
 
-    def metric_fn(params_and_state, batch):
-        params, model_state = params_and_state
+    def accuracy(params, batch, model_state):
         logits, _ = apply(params, model_state, batch[0], train=False)
         return {"accuracy": jnp.argmax(logits, -1) == batch[1]}
 
-    return apply, make_step(objective, OPTIMIZER, stateful=True), metric_fn
+    step = make_step(objective, optax.adam(LEARNING_RATE), stateful=True, metrics=accuracy)
+    return step, params, model_state
 
 
-def train(name: str, seed: int, data, epochs: int, mode: str, on_epoch=None):
-    """Train architecture ``name`` from seed ``seed`` on (x, y); returns (state, history)."""
-    _, step, _ = program(name)
-    _, params, model_state = stateful(MODELS[name](rngs=nnx.Rngs(seed)))
-    state = init_state(params, OPTIMIZER, model_state=model_state)
+def train(step: Step, params, model_state, seed: int, data, epochs: int, mode: str,
+          on_epoch=None):
+    """Train from (params, model_state) on (x, y), shuffled by ``seed``; (state, history)."""
+    state = init_state(params, step, model_state=model_state)
     return fit(step, state, data, epochs=epochs, batch_size=BATCH_SIZE,
                key=jax.random.key(seed), mode=mode, on_epoch=on_epoch)
 
 
 def train_one(name: str, seed: int, train_data, test, epochs: int, mode: str) -> dict:
     """Train ``name`` for ``epochs`` shuffled epochs; test accuracy, params, seconds/epoch."""
-    _, _, metric_fn = program(name)
+    step, params, model_state = make(name, seed)
     times: list[float] = []
     clock = [time.perf_counter()]
 
@@ -77,9 +74,8 @@ def train_one(name: str, seed: int, train_data, test, epochs: int, mode: str) ->
         times.append(now - clock[0])
         clock[0] = now
 
-    state, history = train(name, seed, train_data, epochs, mode, on_epoch)
-    params = state.params
-    acc = evaluate(metric_fn, (state.params, state.model_state), test, batch_size=500)["accuracy"]
+    state, history = train(step, params, model_state, seed, train_data, epochs, mode, on_epoch)
+    acc = step.evaluate(state, test, batch_size=500)["accuracy"]
     return {"parameters": count_params(params), "test_accuracy": acc,
             "final_train_loss": float(np.mean(history.loss[-10:])),
             # the first epoch includes compilation
@@ -125,9 +121,10 @@ def workloads(quick: bool) -> list[Workload]:
     ds = load("mnist", "train")
     order = np.random.default_rng(0).permutation(len(ds.labels))[:n]
     data = jax.device_put((ds.images[order], ds.labels[order]))
+    step, params, model_state = make("resnet", 0)
 
     def run(mode: str, epochs: int) -> float:
-        return float(train("resnet", 0, data, epochs, mode)[1].loss[-1])
+        return float(train(step, params, model_state, 0, data, epochs, mode)[1].loss[-1])
 
     return [Workload(f"ResNet (ResBlk, batch-norm), {n:,} digits, batch 32", run, 1,
                      torch=_cli.torch_original("resnet") if not quick else None)]

@@ -6,6 +6,7 @@ mode, each checked against its formula. Layout NHWC / kernels (kh, kw, in, out) 
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import jax
@@ -33,70 +34,105 @@ def reference_conv(x: np.ndarray, kernel: np.ndarray, stride: int, padding: int,
     return y
 
 
+def cases(kernels) -> list[tuple[int, int, int, int]]:
+    """The (kernel, stride, padding, dilation) grid of the conv checks."""
+    return list(itertools.product(kernels, (1, 2), (0, 2), (1, 2)))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def conv_outputs(key, size: int, kernels: tuple[int, ...]) -> dict:
+    """Inputs (2, size, size, 3), a kernel per case and conv2d's output for each, and an
+    ``nnx.Conv`` next to conv2d with its kernel: one compiled program for all cases."""
+    kx, kk = jax.random.split(key)
+    x = jax.random.normal(kx, (2, size, size, 3))
+    out = {"x": x, "kernels": [], "y": []}
+    for i, (k, s, p, d) in enumerate(cases(kernels)):
+        kernel = jax.random.normal(jax.random.fold_in(kk, i), (k, k, 3, 4))
+        out["kernels"].append(kernel)
+        out["y"].append(conv.conv2d(x, kernel, stride=s, padding=p, dilation=d))
+    out["example"] = conv.conv2d(x, jnp.zeros((3, 3, 3, 4)), stride=2, padding=1)
+    # Flax's nnx.Conv uses the same layout: its output equals conv2d with its kernel.
+    layer = nnx.Conv(3, 4, (3, 3), strides=2, padding=1, rngs=nnx.Rngs(0))
+    out["nnx_gap"] = jnp.max(jnp.abs(layer(x) - conv.conv2d(x, layer.kernel[...], layer.bias[...],
+                                                            stride=2, padding=1)))
+    return out
+
+
 def conv_checks(key, size: int = 28, kernels=(1, 3, 5)) -> dict:
     """Shapes and values of conv2d over a grid of (kernel, stride, padding, dilation) on
-    (2, size, size, 3) inputs."""
-    kx, kk = jax.random.split(key)
-    x = np.asarray(jax.random.normal(kx, (2, size, size, 3)))
-    worst, shapes_ok, cases = 0.0, True, 0
-    for k, s, p, d in itertools.product(kernels, (1, 2), (0, 2), (1, 2)):
-        kernel = np.asarray(jax.random.normal(jax.random.fold_in(kk, k * 100 + s * 10 + p), (k, k, 3, 4)))
-        y = np.asarray(conv.conv2d(x, kernel, stride=s, padding=p, dilation=d))
-        ref = reference_conv(x, kernel, s, p, d)
+    (2, size, size, 3) inputs, against the NumPy definition."""
+    out = jax.tree.map(np.asarray, conv_outputs(key, size, tuple(kernels)))
+    worst, shapes_ok, grid = 0.0, True, cases(kernels)
+    for (k, s, p, d), kernel, y in zip(grid, out["kernels"], out["y"]):
+        ref = reference_conv(out["x"], kernel, s, p, d)
         o = conv.output_size(size, k, stride=s, padding=p, dilation=d)
         shapes_ok &= y.shape == ref.shape == (2, o, o, 4)
         worst = max(worst, float(np.max(np.abs(y - ref)) / np.max(np.abs(ref))))
-        cases += 1
-    # Flax's nnx.Conv uses the same layout: its output equals conv2d with its kernel.
-    layer = nnx.Conv(3, 4, (3, 3), strides=2, padding=1, rngs=nnx.Rngs(0))
-    same = float(np.max(np.abs(layer(x) - conv.conv2d(x, layer.kernel[...], layer.bias[...],
-                                                      stride=2, padding=1))))
-    return {"conv_cases": cases, "conv_shapes_match_formula": bool(shapes_ok),
-            "conv_max_rel_error": worst, "nnx_conv_vs_conv2d": same,
-            "example_shape_k3_s2_p1": list(conv.conv2d(x, np.zeros((3, 3, 3, 4), np.float32),
-                                                        stride=2, padding=1).shape)}
+    return {"conv_cases": len(grid), "conv_shapes_match_formula": bool(shapes_ok),
+            "conv_max_rel_error": worst, "nnx_conv_vs_conv2d": float(out["nnx_gap"]),
+            "example_shape_k3_s2_p1": list(out["example"].shape)}
+
+
+@jax.jit
+def pooled(x) -> dict:
+    """Pooling and upsampling of x (2, 4, 4, 1), one compiled program."""
+    return {"max": conv.max_pool2d(x, 2), "avg": conv.avg_pool2d(x, 2),
+            "max_k3_s2_p1": conv.max_pool2d(x, 3, 2, 1), "nearest": conv.upsample(x, 2, "nearest"),
+            "bilinear": conv.upsample(x, 2, "bilinear")}
 
 
 def pool_and_upsample_checks() -> dict:
     x = np.arange(2 * 4 * 4 * 1, dtype=np.float32).reshape(2, 4, 4, 1)
     blocks = x.reshape(2, 2, 2, 2, 2, 1)
     max_ref, avg_ref = blocks.max(axis=(2, 4)), blocks.mean(axis=(2, 4))
-    up = np.asarray(conv.upsample(x, 2, "nearest"))
-    bil = np.asarray(conv.upsample(x, 2, "bilinear"))
+    out = jax.tree.map(np.asarray, pooled(x))
+    bil = out["bilinear"]
     # align_corners=False: output pixel 1 sits at source coordinate (1 + 0.5) / 2 - 0.5 = 0.25.
     bil_ref_01 = 0.75 * x[0, 0, 0, 0] + 0.25 * x[0, 0, 1, 0]
-    return {"maxpool_2x2": bool(np.array_equal(conv.max_pool2d(x, 2), max_ref)),
-            "avgpool_2x2": bool(np.allclose(conv.avg_pool2d(x, 2), avg_ref)),
-            "maxpool_shape_k3_s2_p1": list(conv.max_pool2d(x, 3, 2, 1).shape),
-            "nearest_is_repeat": bool(np.array_equal(up, x.repeat(2, 1).repeat(2, 2))),
+    return {"maxpool_2x2": bool(np.array_equal(out["max"], max_ref)),
+            "avgpool_2x2": bool(np.allclose(out["avg"], avg_ref)),
+            "maxpool_shape_k3_s2_p1": list(out["max_k3_s2_p1"].shape),
+            "nearest_is_repeat": bool(np.array_equal(out["nearest"], x.repeat(2, 1).repeat(2, 2))),
             "bilinear_shape": list(bil.shape),
             "bilinear_pixel_0_1": float(bil[0, 0, 1, 0]), "bilinear_pixel_0_1_formula": float(bil_ref_01)}
 
 
-def batch_norm_checks(key) -> dict:
-    """nnx.BatchNorm(momentum=0.9) in train mode vs the formula; eval uses running stats."""
+@jax.jit
+def batch_norm_outputs(key) -> dict:
+    """nnx.BatchNorm(momentum=0.9) in train then eval mode on x (16, 5, 5, 4), the formula,
+    and the torch-style running mean of :func:`conv.batch_norm`; one compiled program."""
     x = 3.0 + 2.0 * jax.random.normal(key, (16, 5, 5, 4))
     apply, params, state = stateful(nnx.BatchNorm(4, momentum=0.9, rngs=nnx.Rngs(0)))
     y_train, state1 = apply(params, state, x, train=True)
     y_eval, state2 = apply(params, state1, x, train=False)
     mean, var = x.mean((0, 1, 2)), x.var((0, 1, 2))
-    ref_train = (x - mean) / jnp.sqrt(var + 1e-5)
-    ref_eval = (x - state1["mean"][...]) / jnp.sqrt(state1["var"][...] + 1e-5)
     _, rm, _ = conv.batch_norm(x, jnp.zeros(4), jnp.ones(4), jnp.ones(4), jnp.zeros(4),
                                train=True, momentum=0.1)
-    return {"bn_train_error": float(jnp.max(jnp.abs(y_train - ref_train))),
-            "bn_train_mean": float(jnp.abs(y_train.mean())),
-            "bn_running_mean": np.asarray(state1["mean"][...]).tolist(),
-            "bn_running_mean_formula": np.asarray(0.1 * mean).tolist(),
-            "flax_0.9_equals_torch_0.1": bool(np.allclose(state1["mean"][...], rm, atol=1e-6)),
-            "bn_eval_error": float(jnp.max(jnp.abs(y_eval - ref_eval))),
-            "bn_eval_keeps_stats": bool(np.array_equal(state1["mean"][...], state2["mean"][...]))}
+    return {"y_train": y_train, "ref_train": (x - mean) / jnp.sqrt(var + 1e-5),
+            "y_eval": y_eval,
+            "ref_eval": (x - state1["mean"][...]) / jnp.sqrt(state1["var"][...] + 1e-5),
+            "mean": mean, "running_mean": state1["mean"][...],
+            "running_mean_after_eval": state2["mean"][...], "torch_running_mean": rm}
+
+
+def batch_norm_checks(key) -> dict:
+    """nnx.BatchNorm(momentum=0.9) in train mode vs the formula; eval uses running stats."""
+    o = jax.tree.map(np.asarray, batch_norm_outputs(key))
+    return {"bn_train_error": float(np.max(np.abs(o["y_train"] - o["ref_train"]))),
+            "bn_train_mean": float(np.abs(o["y_train"].mean())),
+            "bn_running_mean": o["running_mean"].tolist(),
+            "bn_running_mean_formula": (0.1 * o["mean"]).tolist(),
+            "flax_0.9_equals_torch_0.1": bool(np.allclose(o["running_mean"],
+                                                          o["torch_running_mean"], atol=1e-6)),
+            "bn_eval_error": float(np.max(np.abs(o["y_eval"] - o["ref_eval"]))),
+            "bn_eval_keeps_stats": bool(np.array_equal(o["running_mean"],
+                                                       o["running_mean_after_eval"]))}
 
 
 def body(args) -> _cli.Outcome:
-    key = jax.random.key(args.seed)
-    r = {**(conv_checks(key, 12, (1, 3)) if args.quick else conv_checks(key)), **pool_and_upsample_checks(),
-         **batch_norm_checks(jax.random.fold_in(key, 1))}
+    k_conv, k_bn = _cli.keys(args.seed, 2)
+    r = {**(conv_checks(k_conv, 12, (1, 3)) if args.quick else conv_checks(k_conv)),
+         **pool_and_upsample_checks(), **batch_norm_checks(k_bn)}
     side = 6 if args.quick else 14  # (12 + 2 - 2 - 1) // 2 + 1, (28 + 2 - 2 - 1) // 2 + 1
     ok = (r["conv_shapes_match_formula"] and r["conv_max_rel_error"] < 1e-5
           and r["nnx_conv_vs_conv2d"] < 1e-5 and r["example_shape_k3_s2_p1"] == [2, side, side, 4]

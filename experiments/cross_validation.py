@@ -25,20 +25,23 @@ from jaxbasics import optim
 from jaxbasics.callbacks import Monitor
 from jaxbasics.data import kfold_indices, split_indices
 from jaxbasics.models import init_mlp
-from jaxbasics.train import evaluate, fit, init_state, make_step
+from jaxbasics.train import Step, fit, init_state, make_step
 
 LEARNING_RATE, MOMENTUM, BATCH = 0.01, 0.9, 64
 VAL_FRACTION = 10 / 60  # the course's 50k/10k of 60k
-OBJECTIVE = functools.partial(_mnist.objective, activation=jax.nn.leaky_relu)
-METRICS = functools.partial(_mnist.mlp_metrics, activation=jax.nn.leaky_relu)
 
 
-def train(data, val, key, *, epochs: int, mode: str, verbose: bool = False):
+def make() -> Step:
+    """The course's LeakyReLU MLP step: cross-entropy, SGD momentum 0.9, test metrics."""
+    return make_step(functools.partial(_mnist.objective, activation=jax.nn.leaky_relu),
+                     optim.make("sgd", LEARNING_RATE, momentum=MOMENTUM),
+                     metrics=_mnist.mlp_metrics(jax.nn.leaky_relu))
+
+
+def train(step: Step, data, val, key, *, epochs: int, mode: str, verbose: bool = False):
     """Train the MLP on ``data``, evaluating ``val`` each epoch; returns (best state, monitor)."""
-    k_init, k_shuffle = jax.random.split(key)
-    tx = optim.make("sgd", LEARNING_RATE, momentum=MOMENTUM)
-    monitor = Monitor(lambda s: evaluate(METRICS, s.params, val, 500),
-                      monitor="accuracy", mode="max")
+    k_init, k_shuffle = _cli.keys(key, 2)
+    monitor = Monitor(lambda s: step.evaluate(s, val, 500), monitor="accuracy", mode="max")
 
     def on_epoch(epoch, state):
         logs = monitor(epoch, state)
@@ -49,29 +52,29 @@ def train(data, val, key, *, epochs: int, mode: str, verbose: bool = False):
                   f"{correct}/{n} ({100 * logs['val_accuracy']:.0f}%)")
         return logs
 
-    state, history = fit(make_step(OBJECTIVE, tx), init_state(init_mlp(k_init), tx),
-                         data, epochs=epochs, batch_size=BATCH, key=k_shuffle, mode=mode,
+    state, history = fit(step, init_state(init_mlp(k_init), step), data, epochs=epochs, batch_size=BATCH, key=k_shuffle, mode=mode,
                          on_epoch=on_epoch)
     return monitor.best_state, monitor, history
 
 
 def body(args) -> _cli.Outcome:
     limit, epochs, k, k_epochs = (2400, 4, 3, 3) if args.quick else (None, 10, 5, 10)
-    key = jax.random.key(args.seed)
-    data, source = _mnist.digits("train", limit, jax.random.fold_in(key, 1))
+    k_data, k_split, k_folds, k_train, *k_fold = _cli.keys(args.seed, 4 + k)
+    data, source = _mnist.digits("train", limit, k_data)
     test, _ = _mnist.digits("test")
     n = len(data[1])
-    val_idx, train_idx = split_indices(n, VAL_FRACTION, jax.random.fold_in(key, 2))
-    pick = lambda idx: jax.tree.map(lambda a: a[idx], data)  # noqa: E731
-    best, monitor, history = train(pick(train_idx), pick(val_idx), key, epochs=epochs,
-                                   mode=args.mode, verbose=True)
-    test_m = evaluate(METRICS, best.params, test, 500)  # the test set, once
+    val_idx, train_idx = split_indices(n, VAL_FRACTION, k_split)
+    host = jax.device_get(data)
+    pick = lambda idx: jax.device_put(tuple(a[np.asarray(idx)] for a in host))  # noqa: E731
+    step = make()
+    best, monitor, history = train(step, pick(train_idx), pick(val_idx), k_train,
+                                   epochs=epochs, mode=args.mode, verbose=True)
+    test_m = step.evaluate(best, test, 500)  # the test set, once
     print(f"\nTEST set: Average loss: {test_m['loss']:.4f}, Accuracy: "
           f"{100 * test_m['accuracy']:.1f}%")
     fold_acc = []
-    for i, (tr, va) in enumerate(kfold_indices(n, k, jax.random.fold_in(key, 3))):
-        _, mon, _ = train(pick(tr), pick(va), jax.random.fold_in(key, 10 + i),
-                          epochs=k_epochs, mode=args.mode)
+    for i, (tr, va) in enumerate(kfold_indices(n, k, k_folds)):
+        _, mon, _ = train(step, pick(tr), pick(va), k_fold[i], epochs=k_epochs, mode=args.mode)
         fold_acc.append(mon.history[-1]["accuracy"])
     result = {"train_size": len(train_idx), "val_size": len(val_idx),
               "val_accuracy_per_epoch": [h["accuracy"] for h in monitor.history],

@@ -10,14 +10,13 @@ identity in evaluation, so evaluating twice gives the same numbers.
 
 from __future__ import annotations
 
-import jax
 
 from experiments import _cli, _mnist
 from jaxbasics import optim, plots
 from jaxbasics.callbacks import EarlyStopping
 from jaxbasics.data import train_val_split
 from jaxbasics.models import init_mlp
-from jaxbasics.train import evaluate, fit, init_state, make_step
+from jaxbasics.train import fit, init_state, make_step
 
 RATES = (0.0, 0.2, 0.5)
 PATIENCE, BATCH, LEARNING_RATE = 3, 64, 1e-3
@@ -25,30 +24,29 @@ PATIENCE, BATCH, LEARNING_RATE = 3, 64, 1e-3
 
 def run_one(p: float, train, val, key, *, epochs: int, mode: str, patience: int = PATIENCE):
     """Train with dropout ``p`` and early stopping; returns (best_state, stopper, history)."""
-    k_init, k_drop, k_shuffle = jax.random.split(key, 3)
-    tx = optim.make("adam", LEARNING_RATE)
-    step = make_step(_mnist.dropout_objective(p), tx, stateful=True)
-    state = init_state(init_mlp(k_init), tx, key=k_drop)
-    stopper = EarlyStopping(lambda s: evaluate(_mnist.mlp_metrics, s.params, val, 500),
-                            monitor="loss", patience=patience)
+    k_init, k_drop, k_shuffle = _cli.keys(key, 3)
+    step = make_step(_mnist.dropout_objective(p), optim.make("adam", LEARNING_RATE),
+                     stateful=True, metrics=_mnist.mlp_metrics())
+    state = init_state(init_mlp(k_init), step, key=k_drop)
+    stopper = EarlyStopping(lambda s: step.evaluate(s, val, 500), monitor="loss",
+                            patience=patience)
     final, history = fit(step, state, train, epochs=epochs, batch_size=BATCH, key=k_shuffle,
                          mode=mode, on_epoch=stopper)
-    return stopper.restore(final), stopper, history
+    return step, stopper.restore(final), stopper, history
 
 
 def body(args) -> _cli.Outcome:
     limit, epochs = (2000, 25) if args.quick else (None, 100)
-    key = jax.random.key(args.seed)
-    data, source = _mnist.digits("train", limit, jax.random.fold_in(key, 1))
+    k_data, k_split, key = _cli.keys(args.seed, 3)
+    data, source = _mnist.digits("train", limit, k_data)
     test, _ = _mnist.digits("test")
-    train, val = train_val_split(data, 0.2, jax.random.fold_in(key, 2))
+    train, val = train_val_split(data, 0.2, k_split)
     result, curves, ok = {}, {}, True
     for p in RATES:
-        best, stopper, history = run_one(p, train, val, key, epochs=epochs, mode=args.mode)
-        restored = evaluate(_mnist.mlp_metrics, best.params, val, 500)
-        again = evaluate(_mnist.mlp_metrics, best.params, val, 500)
-        test_m = evaluate(_mnist.mlp_metrics, best.params, test, 500)
-        train_m = evaluate(_mnist.mlp_metrics, best.params, train, 500)
+        step, best, stopper, history = run_one(p, train, val, key, epochs=epochs,
+                                               mode=args.mode)
+        restored, again = step.evaluate(best, val, 500), step.evaluate(best, val, 500)
+        test_m, train_m = step.evaluate(best, test, 500), step.evaluate(best, train, 500)
         for e, logs in enumerate(history.epochs):
             print(f"p={p} epoch {e}: val loss {logs['val_loss']:.4f}, "
                   f"val acc {logs['val_accuracy']:.4f}")

@@ -7,6 +7,9 @@ f'(x) = 2x·sin x + x²·cos x = 0; a large learning rate jumps back and forth a
 
 from __future__ import annotations
 
+import functools
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -27,51 +30,54 @@ def f(x):
 
 
 def objective(x, batch):
+    """The sum of f over the points x (rates,): each point's gradient is its own f'."""
     del batch  # a function to minimise, no data
-    return f(x), {"x": x}
+    values = f(x)
+    return jnp.sum(values), {"x": x, "f": values}
 
 
-def local_minimum(x0: float = 5.0, iterations: int = 30) -> float:
-    """The root of f' near x0 by Newton's method on f' (jax.grad twice)."""
-    import jax
+@functools.partial(jax.jit, static_argnums=(1,))
+def local_minimum(x0: float = 5.0, iterations: int = 30):
+    """The root of f' near x0 by Newton's method on f' (jax.grad twice), one program."""
     df, d2f = jax.grad(f), jax.grad(jax.grad(f))
-    x = jnp.float32(x0)
-    for _ in range(iterations):
-        x = x - df(x) / d2f(x)
-    return float(x)
+    return jax.lax.fori_loop(0, iterations, lambda _, x: x - df(x) / d2f(x), jnp.float32(x0))
 
 
-def descend(learning_rate: float, steps: int, mode: str = "fused"):
-    """Run x' = x - lr·f'(x) from X0; returns the history of x and f(x), each (steps,)."""
-    optimizer = optax.sgd(learning_rate)
+def descend(learning_rates, steps: int, mode: str = "fused"):
+    """x' = x - lr·f'(x) from X0 for every rate at once: x holds one point per rate and the
+    rates are a vector hyper-parameter of ``optax.sgd`` (``inject_hyperparams``), so the
+    runs share one compiled program. Returns x and f(x) before each update, (steps, rates)."""
+    optimizer = optax.inject_hyperparams(optax.sgd)(
+        learning_rate=np.asarray(learning_rates, np.float32))
     step = make_step(objective, optimizer, has_aux=True)
-    x0 = jnp.float32(X0)
-    _, history = fit(step, init_state(x0, optimizer), None, epochs=steps, mode=mode)
-    return history.steps["x"], history.loss
+    x0 = np.full(len(learning_rates), X0, np.float32)
+    _, history = fit(step, init_state(x0, step), None, epochs=steps, mode=mode)
+    return history.steps["x"], history.steps["f"]
 
 
 def body(args) -> _cli.Outcome:
     steps = QUICK_STEPS if args.quick else STEPS
-    x_star = local_minimum()
+    x_star = float(local_minimum(5.0, 30))
     result, paths = {"x_star": x_star}, {}
     ok = True
-    print(f"f'(x) = 0 at x* = {x_star:.4f}, f(x*) = {float(f(x_star)):.4f}")
-    for lr in LEARNING_RATES:
-        xs, fs = descend(lr, steps, args.mode)
-        xs = np.append(X0, xs)  # the history holds x before each update
+    f_np = lambda x: x**2 * np.sin(x)  # noqa: E731  (f for numpy arrays)
+    print(f"f'(x) = 0 at x* = {x_star:.4f}, f(x*) = {f_np(x_star):.4f}")
+    trajectories, _ = descend(LEARNING_RATES, steps, args.mode)
+    for i, lr in enumerate(LEARNING_RATES):
+        xs = np.append(X0, trajectories[:, i])  # the history holds x before each update
         err = xs - x_star
         within = np.flatnonzero(np.abs(err) < 1e-3)
         crossings = int(np.sum(np.diff(np.sign(err[np.abs(err) > 1e-6])) != 0))
-        result[f"lr={lr}"] = {"x_final": float(xs[-1]), "f_final": float(f(xs[-1])),
+        result[f"lr={lr}"] = {"x_final": float(xs[-1]), "f_final": float(f_np(xs[-1])),
                               "steps_to_1e-3": int(within[0]) if within.size else None,
                               "crossings_of_x*": crossings}
-        print(f"lr {lr:<6} x = {xs[-1]:.5f}  f(x) = {float(f(xs[-1])):.4f}  "
+        print(f"lr {lr:<6} x = {xs[-1]:.5f}  f(x) = {f_np(xs[-1]):.4f}  "
               f"crossings of x*: {crossings}")
         if lr <= SMALL_LR:
             ok &= abs(xs[-1] - x_star) < 1e-2
-        paths[f"lr={lr}"] = (xs[:200], np.asarray(f(jnp.asarray(xs[:200]))))
+        paths[f"lr={lr}"] = (xs[:200], f_np(xs[:200]))
     grid = np.linspace(0, 8, 400)
-    figure = plots.function_with_paths(args.out / "trajectories.png", grid, np.asarray(f(grid)),
+    figure = plots.function_with_paths(args.out / "trajectories.png", grid, f_np(grid),
                                        paths, title="x' = x - lr·f'(x) on f = x²·sin x "
                                        "(first 200 steps)")
     large = result[f"lr={max(LEARNING_RATES)}"]["crossings_of_x*"]

@@ -15,7 +15,7 @@ import numpy as np
 from experiments import _cli
 from jaxbasics import optim, plots
 from jaxbasics.bench import Workload
-from jaxbasics.train import fit, init_state, make_step
+from jaxbasics.train import Step, fit, init_state, make_step
 
 STARTS = ((0.0, 0.0), (1.0, 0.0), (-4.0, 0.0), (4.0, 0.0))
 MINIMA = ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126))
@@ -36,17 +36,14 @@ def objective(points, batch):
     return jnp.sum(values), {"f": values, "xy": points}
 
 
-def make(learning_rate: float):
-    """The optimizer and the step for a learning rate."""
-    optimizer = optim.make("adam", learning_rate)
-    return optimizer, make_step(objective, optimizer, has_aux=True)
+def make(learning_rate: float = LEARNING_RATE) -> Step:
+    """The seed's Adam step for a learning rate."""
+    return make_step(objective, optim.make("adam", learning_rate), has_aux=True)
 
 
-OPTIMIZER, STEP = make(LEARNING_RATE)
-
-
-def problem(optimizer=OPTIMIZER):
-    return init_state(jnp.asarray(STARTS, jnp.float32), optimizer), None
+def initial_state(step: Step):
+    """The four starting points (4, 2) float32 as a train state."""
+    return init_state(np.asarray(STARTS, np.float32), step)
 
 
 def nearest_minimum(point) -> int:
@@ -56,22 +53,21 @@ def nearest_minimum(point) -> int:
 def body(args) -> _cli.Outcome:
     lr, steps, every = ((QUICK_LEARNING_RATE, QUICK_STEPS, QUICK_LOG_EVERY) if args.quick
                         else (LEARNING_RATE, STEPS, LOG_EVERY))
-    optimizer, step = (OPTIMIZER, STEP) if lr == LEARNING_RATE else make(lr)
+    step = make(lr)
     xs = np.arange(-6, 6, 0.1)
     X, Y = np.meshgrid(xs, xs)
     print("x,y range:", xs.shape, xs.shape)
     print("X,Y maps:", X.shape, Y.shape)
-    Z = np.asarray(jax.vmap(himmelblau)(jnp.stack([X.ravel(), Y.ravel()], 1))).reshape(X.shape)
+    Z = himmelblau(np.stack([X, Y]))  # numpy evaluates the same formula on the grid
 
     def on_log(event):
         for start, xy, fv in zip(STARTS, event.metrics["xy"], event.metrics["f"]):
             print(f"start {list(start)} step {event.step}: x_y = {xy}, f(x) = {fv}")
 
-    state, _ = problem(optimizer)
-    state, history = fit(step, state, None, epochs=steps, mode=args.mode, log_every=every,
+    state, history = fit(step, initial_state(step), None, epochs=steps, mode=args.mode, log_every=every,
                          on_log=on_log)
     final = np.asarray(state.params)
-    f_final = np.asarray(jax.vmap(himmelblau)(state.params))
+    f_final = himmelblau(final.T)  # numpy, at the final points
     result, ok = {}, True
     for start, point, fv in zip(STARTS, final, f_final):
         m = nearest_minimum(point)
@@ -95,10 +91,10 @@ def body(args) -> _cli.Outcome:
 
 def workloads(quick: bool) -> list[Workload]:
     """The seed's 4 x 20000 Adam steps (as one vmapped program) for ``jit_vs_eager``."""
-    state, _ = problem()
+    step = make()
 
     def run(mode: str, steps: int) -> float:
-        return fit(STEP, state, None, epochs=steps, mode=mode)[1].loss[-1]
+        return fit(step, initial_state(step), None, epochs=steps, mode=mode)[1].loss[-1]
 
     return [Workload("Himmelblau, 4 starts x Adam steps", run, 500 if quick else STEPS,
                      unit="step", torch=_cli.torch_original("himmelblau"),

@@ -10,16 +10,14 @@ faster setting for full Fashion-MNIST (``--dataset fashion_mnist``). Convolution
 
 from __future__ import annotations
 
-import functools
-
 import jax
 
 from experiments import _cli, _mnist
-from jaxbasics import losses, optim
+from jaxbasics import losses, metrics, optim
 from jaxbasics.bench import Workload
 from jaxbasics.data import load
 from jaxbasics.models import apply_lenet, init_lenet
-from jaxbasics.train import evaluate, fit, init_state, make_step
+from jaxbasics.train import Step, fit, init_state, make_step
 
 BATCH_SIZE, LEARNING_RATE, EPOCHS, QUICK_EPOCHS = 64, 0.1, 10, 3
 # Quick mode (1,000 digits, 45 steps) has only begun to learn: loss well below log(10).
@@ -33,17 +31,18 @@ def objective(params, batch):
     return losses.cross_entropy(apply_lenet(params, x), y)
 
 
-@functools.lru_cache(maxsize=None)
-def step_for(optimizer: str, learning_rate: float):
-    return make_step(objective, optim.make(optimizer, learning_rate))
+def make(optimizer: str = "sgd", learning_rate: float = LEARNING_RATE) -> Step:
+    """The training step (and test metrics) of LeNet with ``optim.make(optimizer, lr)``."""
+    return make_step(objective, optim.make(optimizer, learning_rate),
+                     metrics=metrics.classification(apply_lenet))
 
 
-def train(key, train_data, *, epochs=EPOCHS, optimizer="sgd", learning_rate=LEARNING_RATE,
-          mode="fused", on_log=None, on_epoch=None):
-    """Train LeNet on (x, y); returns (state, history)."""
-    k_init, k_shuffle = jax.random.split(key)
-    step = step_for(optimizer, learning_rate)
-    state = init_state(init_lenet(k_init), optim.make(optimizer, learning_rate))
+def train(step: Step, seed: int, train_data, *, epochs=EPOCHS, mode="fused", on_log=None,
+          on_epoch=None):
+    """Train LeNet from ``seed`` on (x, y) with ``step`` (from :func:`make`); returns
+    (state, history)."""
+    k_init, k_shuffle = _cli.keys(seed, 2)
+    state = init_state(init_lenet(k_init), step)
     return fit(step, state, train_data, epochs=epochs,
                batch_size=BATCH_SIZE, key=k_shuffle, mode=mode,
                log_every=100 if on_log else 0, on_log=on_log, on_epoch=on_epoch)
@@ -56,9 +55,9 @@ def seed_train_log(size: int):
     return on_log
 
 
-def seed_test_log(metrics, params, test) -> dict[str, float]:
+def seed_test_log(step: Step, state, test) -> dict[str, float]:
     """Seed 002's ``Test Error: Accuracy: p%, Avg loss: l`` after an epoch."""
-    m = evaluate(metrics, params, test, 256)
+    m = step.evaluate(state, test, 256)
     print(f"Test Error: \n Accuracy: {100 * m['accuracy']:>0.1f}%, Avg loss: {m['loss']:>8f} \n")
     return m
 
@@ -66,12 +65,11 @@ def seed_test_log(metrics, params, test) -> dict[str, float]:
 def body(args) -> _cli.Outcome:
     train_data, test, source = _mnist.data(args)
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else EPOCHS)
-    metrics = _mnist.metric_fn(apply_lenet)
+    step = make(args.optimizer, args.lr)
     state, history = train(
-        jax.random.key(args.seed), train_data, epochs=epochs, optimizer=args.optimizer,
-        learning_rate=args.lr,
-        mode=args.mode, on_log=seed_train_log(len(train_data[1])),
-        on_epoch=lambda e, s: seed_test_log(metrics, s.params, test))
+        step, args.seed, train_data, epochs=epochs, mode=args.mode,
+        on_log=seed_train_log(len(train_data[1])),
+        on_epoch=lambda e, s: seed_test_log(step, s, test))
     final = history.epochs[-1]
     figures = _mnist.figures(args.out, "lenet", history, apply_lenet, state.params, test,
                              history.epochs)
@@ -102,9 +100,10 @@ def workloads(quick: bool) -> list[Workload]:
     """One epoch of LeNet on the embedded digits, for ``experiments.jit_vs_eager``."""
     ds = load("mnist", "train")
     data = jax.device_put((ds.images, ds.labels))
+    step = make()
 
     def run(mode: str, epochs: int) -> float:
-        return float(train(jax.random.key(0), data, epochs=epochs, mode=mode)[1].loss[-1])
+        return float(train(step, 0, data, epochs=epochs, mode=mode)[1].loss[-1])
 
     return [Workload("LeNet, 4,000 digits, batch 64", run, 1 if quick else 3,
                      torch=_cli.torch_original("lenet"), eager_units=1)]

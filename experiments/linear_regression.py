@@ -6,7 +6,6 @@ init; MSE; SGD lr 0.01; 3000 full-batch epochs, the loss printed every 100 epoch
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 
 from experiments import _cli
@@ -14,7 +13,7 @@ from jaxbasics import losses, optim, plots
 from jaxbasics.bench import Workload
 from jaxbasics.data import linear_data
 from jaxbasics.models import apply_linear, init_linear
-from jaxbasics.train import fit, init_state, make_step
+from jaxbasics.train import Step, fit, init_state, make_step
 
 TRUE_W, TRUE_B = 5.0, 7.0
 EPOCHS, QUICK_EPOCHS, LEARNING_RATE = 3000, 3000, 0.01
@@ -28,15 +27,15 @@ def objective(params, batch):
     return losses.mse(apply_linear(params, x), y)
 
 
-OPTIMIZER = optim.make("sgd", LEARNING_RATE)
-STEP = make_step(objective, OPTIMIZER)
+def make() -> Step:
+    """The seed's step: MSE, SGD lr 0.01."""
+    return make_step(objective, optim.make("sgd", LEARNING_RATE))
 
 
-def problem(key):
-    """The initial train state and the data (x, y) for a seed."""
-    k_data, k_init = jax.random.split(key)
-    data = linear_data(k_data, n=256, w=TRUE_W, b=TRUE_B, noise=0.25)
-    return init_state(init_linear(k_init, 1, 1), OPTIMIZER), data
+def problem(seed: int):
+    """The initial parameters and the data (x, y) for a seed."""
+    k_data, k_init = _cli.keys(seed, 2)
+    return init_linear(k_init, 1, 1), linear_data(k_data, n=256, w=TRUE_W, b=TRUE_B, noise=0.25)
 
 
 def least_squares(x, y) -> tuple[float, float, float]:
@@ -46,23 +45,24 @@ def least_squares(x, y) -> tuple[float, float, float]:
     return float(w), float(b), float(np.mean((design @ [w, b] - np.asarray(y)[:, 0]) ** 2))
 
 
-def train(key, *, epochs: int = EPOCHS, mode: str = "fused"):
+def train(seed: int, *, epochs: int = EPOCHS, mode: str = "fused"):
     """Fit the seed's model; returns (state, history, data)."""
-    state, data = problem(key)
-    state, history = fit(STEP, state, data, epochs=epochs, mode=mode)
+    params, data = problem(seed)
+    step = make()
+    state, history = fit(step, init_state(params, step), data, epochs=epochs, mode=mode)
     return state, history, data
 
 
 def body(args) -> _cli.Outcome:
     epochs = QUICK_EPOCHS if args.quick else EPOCHS
-    state, history, (x, y) = train(jax.random.key(args.seed), epochs=epochs, mode=args.mode)
+    state, history, (x, y) = train(args.seed, epochs=epochs, mode=args.mode)
+    x, y = np.asarray(x), np.asarray(y)
     for i in range(99, epochs, 100):  # the notebook's `if i % 100 == 0` after `i += 1`
         print(f"epoch {i + 1}, loss {history.loss[i]}")
     w, b = float(state.params["w"][0, 0]), float(state.params["b"][0])
-    final_loss = float(objective(state.params, (x, y)))
+    final_loss = float(np.mean((w * x + b - y) ** 2))
     print(w, b)
-    figure = plots.fit_line(args.out / "fit.png", np.asarray(x), np.asarray(y),
-                            np.asarray(apply_linear(state.params, x)),
+    figure = plots.fit_line(args.out / "fit.png", x, y, w * x + b,
                             title=f"y = {w:.3f} x + {b:.3f}  (true 5x + 7)")
     curve = plots.curves(args.out / "loss.png", {"MSE": history.loss}, xlabel="epoch",
                          logy=True, title="linear regression: training loss")
@@ -80,10 +80,11 @@ def body(args) -> _cli.Outcome:
 
 def workloads(quick: bool) -> list[Workload]:
     """The seed's loop for ``experiments.jit_vs_eager``."""
-    state, data = problem(jax.random.key(0))
+    params, data = problem(0)
+    step = make()
 
     def run(mode: str, epochs: int) -> float:
-        return fit(STEP, state, data, epochs=epochs, mode=mode)[1].loss[-1]
+        return fit(step, init_state(params, step), data, epochs=epochs, mode=mode)[1].loss[-1]
 
     return [Workload("linear regression, 256 points, full batch", run,
                      300 if quick else EPOCHS, torch=_cli.torch_original("linear_regression"),

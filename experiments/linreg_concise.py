@@ -15,51 +15,46 @@ from experiments import _cli, linreg_scratch
 from jaxbasics import losses, optim, plots
 from jaxbasics.bench import Workload
 from jaxbasics.data import synthetic_data
-from jaxbasics.nn import functional
-from jaxbasics.train import fit, init_state, make_step
+from jaxbasics.nn import build, functional
+from jaxbasics.train import Step, fit, init_state, make_step
 
 LEARNING_RATE, BATCH_SIZE, EPOCHS = 0.03, 10, 3
 
 
-def make_model(seed: int) -> nnx.Linear:
+def make_model(key) -> nnx.Linear:
     """``nn.Linear(2, 1)`` with d2l's init: weight.data.normal_(0, 0.01), bias.data.fill_(0)."""
     return nnx.Linear(2, 1, kernel_init=nnx.initializers.normal(0.01),
-                      bias_init=nnx.initializers.zeros_init(), rngs=nnx.Rngs(seed))
+                      bias_init=nnx.initializers.zeros_init(), rngs=nnx.Rngs(key))
 
 
-# The module's structure is fixed; only its parameters are trained.
-APPLY, _ = functional(make_model(0))
-OPTIMIZER = optim.make("sgd", LEARNING_RATE)
+def make(apply) -> Step:
+    """nn.MSELoss() of the NNX layer's ``apply`` and ``optax.sgd(0.03)``."""
+    def objective(params, batch):
+        x, y = batch  # x: (b, 2), y: (b, 1)
+        return losses.mse(apply(params, x), y)
+    return make_step(objective, optim.make("sgd", LEARNING_RATE))
 
 
-def objective(params, batch):
-    """nn.MSELoss() of the NNX linear layer on a batch (x: (b, 2), y: (b, 1))."""
-    x, y = batch
-    return losses.mse(APPLY(params, x), y)
-
-
-STEP = make_step(objective, OPTIMIZER)
-
-
-def problem(key):
-    """The initial state, the data and the shuffling key for a seed."""
-    k_data, k_init, k_shuffle = jax.random.split(key, 3)
+def problem(seed: int):
+    """(step, the NNX layer's parameters, data, shuffling key) for a seed."""
+    k_data, k_init, k_shuffle = _cli.keys(seed, 3)
     data = synthetic_data(k_data, linreg_scratch.TRUE_W, linreg_scratch.TRUE_B, n=1000)
-    _, params = functional(make_model(int(jax.random.randint(k_init, (), 0, 2**31 - 1))))
-    return init_state(params, OPTIMIZER), data, k_shuffle
+    apply, params = functional(build(lambda: make_model(k_init)))
+    return make(apply), params, data, k_shuffle
 
 
 def body(args) -> _cli.Outcome:
-    state, data, key = problem(jax.random.key(args.seed))
+    step, params, data, key = problem(args.seed)
     epoch_losses: list[float] = []
+    full_mse = jax.jit(lambda params: step.objective(params, data))
 
     def on_epoch(epoch, state):
-        loss = float(objective(state.params, data))
+        loss = float(full_mse(state.params))
         epoch_losses.append(loss)
         print(f"epoch {epoch + 1}, loss {loss:f}")
         return {"loss": loss}
 
-    state, history = fit(STEP, state, data, epochs=EPOCHS, batch_size=BATCH_SIZE, key=key,
+    state, history = fit(step, init_state(params, step), data, epochs=EPOCHS, batch_size=BATCH_SIZE, key=key,
                          mode=args.mode, on_epoch=on_epoch)
     w = np.asarray(state.params["kernel"][...]).reshape(-1)
     b = float(np.asarray(state.params["bias"][...])[0])
@@ -78,10 +73,10 @@ def body(args) -> _cli.Outcome:
 
 def workloads(quick: bool) -> list[Workload]:
     """3 epochs of 100 minibatches for ``experiments.jit_vs_eager``."""
-    state, data, key = problem(jax.random.key(0))
+    step, params, data, key = problem(0)
 
     def run(mode: str, epochs: int) -> float:
-        return fit(STEP, state, data, epochs=epochs, batch_size=BATCH_SIZE, key=key,
+        return fit(step, init_state(params, step), data, epochs=epochs, batch_size=BATCH_SIZE, key=key,
                    mode=mode)[1].loss[-1]
 
     return [Workload("d2l linear regression concise (NNX), batches of 10", run, 1 if quick else EPOCHS,

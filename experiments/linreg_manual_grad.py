@@ -10,6 +10,8 @@ instead of read from data.csv. The same run through ``jaxbasics.train.fit`` with
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,12 +19,13 @@ import numpy as np
 from experiments import _cli
 from jaxbasics import optim, plots
 from jaxbasics.bench import Workload
-from jaxbasics.train import fit, init_state, make_step
+from jaxbasics.train import Step, fit, init_state, make_step
 
 LEARNING_RATE, ITERATIONS, N = 1e-4, 1000, 100
 QUICK_ITERATIONS = 1000  # the full run is already small
 
 
+@functools.partial(jax.jit, static_argnums=1)
 def points(key, n: int = N):
     """(n, 2) float32 rows (x, y): x ~ U(0, 100), y = 1.5x + 4 + N(0, 10²)."""
     kx, kn = jax.random.split(key)
@@ -61,33 +64,42 @@ def objective(params, pts):
     return compute_error(params["b"], params["w"], pts)
 
 
-OPTIMIZER = optim.make("sgd", LEARNING_RATE)
-STEP = make_step(objective, OPTIMIZER)
+def make() -> Step:
+    """The same descent with ``jax.grad``: the error as the objective, SGD lr 1e-4."""
+    return make_step(objective, optim.make("sgd", LEARNING_RATE))
 
 
-def with_autodiff(pts, iterations: int = ITERATIONS, mode: str = "fused"):
-    """The same descent with jax.grad through train.fit: (final params, loss history)."""
-    state = init_state({"b": jnp.zeros(()), "w": jnp.zeros(())}, OPTIMIZER)
-    state, history = fit(STEP, state, pts, epochs=iterations, mode=mode)
+def with_autodiff(step: Step, pts, iterations: int = ITERATIONS, mode: str = "fused"):
+    """The descent through train.fit from b = w = 0: (final params, loss history)."""
+    state = init_state({"b": np.float32(0), "w": np.float32(0)}, step)
+    state, history = fit(step, state, pts, epochs=iterations, mode=mode)
     return state.params, history.loss
+
+
+@jax.jit
+def gradients_at_zero(pts):
+    """The error at b = w = 0 and its gradient by hand and by jax.grad, each (2,)."""
+    zero = jnp.zeros(())
+    return (compute_error(zero, zero, pts), jnp.stack(hand_gradient(zero, zero, pts)),
+            jnp.stack(jax.grad(compute_error, argnums=(0, 1))(zero, zero, pts)))
 
 
 def body(args) -> _cli.Outcome:
     iterations = QUICK_ITERATIONS if args.quick else ITERATIONS
-    pts = points(jax.random.key(args.seed))
-    zero = jnp.zeros(())
-    e0 = float(compute_error(zero, zero, pts))
-    b, w = gradient_descent_runner(pts, zero, zero, LEARNING_RATE, iterations)
-    params, history = with_autodiff(pts, iterations, args.mode)
-    g_hand = jnp.stack(hand_gradient(zero, zero, pts))
-    g_auto = jnp.stack(jax.grad(compute_error, argnums=(0, 1))(zero, zero, pts))
-    e1 = float(compute_error(b, w, pts))
-    x = np.asarray(pts[:, 0])
-    figure = plots.fit_line(args.out / "fit.png", x, np.asarray(pts[:, 1]),
-                            np.asarray(w * x + b), title=f"after {iterations} hand steps")
+    pts = points(_cli.keys(args.seed, 1)[0])
+    e0, g_hand, g_auto = (np.asarray(a) for a in gradients_at_zero(pts))
+    e0 = float(e0)
+    b, w = (float(v) for v in gradient_descent_runner(pts, np.float32(0), np.float32(0),
+                                                      LEARNING_RATE, iterations))
+    params, history = with_autodiff(make(), pts, iterations, args.mode)
+    pts = np.asarray(pts)
+    x = pts[:, 0]
+    e1 = float(np.mean((pts[:, 1] - (w * x + b)) ** 2))
+    figure = plots.fit_line(args.out / "fit.png", x, pts[:, 1], w * x + b,
+                            title=f"after {iterations} hand steps")
     curve = plots.curves(args.out / "error.png", {"compute_error": history}, logy=True,
                          title="error during gradient descent")
-    grad_gap = float(jnp.max(jnp.abs(g_hand - g_auto) / jnp.abs(g_auto)))
+    grad_gap = float(np.max(np.abs(g_hand - g_auto) / np.abs(g_auto)))
     param_gap = max(abs(float(b) - float(params["b"])), abs(float(w) - float(params["w"])))
     result = {"initial_error": e0, "final_error": e1, "b": float(b), "w": float(w),
               "b_autodiff": float(params["b"]), "w_autodiff": float(params["w"]),
@@ -99,10 +111,11 @@ def body(args) -> _cli.Outcome:
 
 def workloads(quick: bool) -> list[Workload]:
     """The seed's 1000 steps with jax.grad, for ``jit_vs_eager``."""
-    pts = points(jax.random.key(0))
+    pts = points(_cli.keys(0, 1)[0])
+    step = make()
 
     def run(mode: str, steps: int) -> float:
-        return with_autodiff(pts, steps, mode)[1][-1]
+        return with_autodiff(step, pts, steps, mode)[1][-1]
 
     return [Workload("seed 001 §6 hand-gradient regression, 100 points", run,
                      200 if quick else ITERATIONS, unit="step",

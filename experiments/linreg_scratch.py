@@ -15,7 +15,7 @@ from experiments import _cli
 from jaxbasics import losses, optim, plots
 from jaxbasics.bench import Workload
 from jaxbasics.data import synthetic_data
-from jaxbasics.train import fit, init_state, make_step
+from jaxbasics.train import Step, fit, init_state, make_step
 
 TRUE_W, TRUE_B = (2.0, -3.4), 4.2
 LEARNING_RATE, BATCH_SIZE, EPOCHS = 0.03, 10, 3
@@ -33,22 +33,29 @@ def objective(params, batch):
     return jnp.sum(losses.squared_loss(linreg(params, x), y))
 
 
+@jax.jit
 def full_loss(params, data):
     """The epoch's reported loss: mean squared loss over all the data."""
     x, y = data
     return jnp.mean(losses.squared_loss(linreg(params, x), y))
 
 
-OPTIMIZER = optim.minibatch_sgd(LEARNING_RATE, BATCH_SIZE)
-STEP = make_step(objective, OPTIMIZER)
+def make() -> Step:
+    """d2l's step: the summed squared loss and the hand-written minibatch sgd."""
+    return make_step(objective, optim.minibatch_sgd(LEARNING_RATE, BATCH_SIZE))
 
 
-def problem(key):
-    """The initial state, the data and the shuffling key for a seed."""
-    k_data, k_init, k_shuffle = jax.random.split(key, 3)
+@jax.jit
+def init_params(key):
+    """d2l's init: w ~ N(0, 0.01) (2, 1), b = 0 (1,)."""
+    return {"w": 0.01 * jax.random.normal(key, (2, 1)), "b": jnp.zeros((1,))}
+
+
+def problem(seed: int):
+    """(step, initial parameters, data, shuffling key) for a seed."""
+    k_data, k_init, k_shuffle = _cli.keys(seed, 3)
     data = synthetic_data(k_data, TRUE_W, TRUE_B, n=1000, noise=0.01)
-    params = {"w": 0.01 * jax.random.normal(k_init, (2, 1)), "b": jnp.zeros((1,))}
-    return init_state(params, OPTIMIZER), data, k_shuffle
+    return make(), init_params(k_init), data, k_shuffle
 
 
 def report_epoch(data, epoch_losses):
@@ -62,12 +69,12 @@ def report_epoch(data, epoch_losses):
 
 
 def body(args) -> _cli.Outcome:
-    state, data, key = problem(jax.random.key(args.seed))
+    step, params, data, key = problem(args.seed)
     epoch_losses: list[float] = []
-    state, history = fit(STEP, state, data, epochs=EPOCHS, batch_size=BATCH_SIZE, key=key,
+    state, history = fit(step, init_state(params, step), data, epochs=EPOCHS, batch_size=BATCH_SIZE, key=key,
                          mode=args.mode, on_epoch=report_epoch(data, epoch_losses))
     w_error = np.asarray(TRUE_W) - np.asarray(state.params["w"]).reshape(-1)
-    b_error = TRUE_B - float(state.params["b"][0])
+    b_error = TRUE_B - float(np.asarray(state.params["b"])[0])
     print(f"w的估计误差: {w_error}")
     print(f"b的估计误差: {b_error}")
     figure = plots.curves(args.out / "loss.png", {"batch loss (sum of 10)": history.loss},
@@ -80,10 +87,10 @@ def body(args) -> _cli.Outcome:
 
 def workloads(quick: bool) -> list[Workload]:
     """3 epochs of 100 minibatches for ``experiments.jit_vs_eager``."""
-    state, data, key = problem(jax.random.key(0))
+    step, params, data, key = problem(0)
 
     def run(mode: str, epochs: int) -> float:
-        return fit(STEP, state, data, epochs=epochs, batch_size=BATCH_SIZE, key=key,
+        return fit(step, init_state(params, step), data, epochs=epochs, batch_size=BATCH_SIZE, key=key,
                    mode=mode)[1].loss[-1]
 
     return [Workload("d2l linear regression from scratch, batches of 10", run, 1 if quick else EPOCHS,

@@ -8,6 +8,8 @@ both trained by the one engine; decision boundaries plotted. Separated blobs rea
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,13 +18,14 @@ import optax
 from experiments import _cli
 from jaxbasics import losses, optim, plots
 from jaxbasics.models import apply_linear, init_linear
-from jaxbasics.train import evaluate, fit, init_state, make_step
+from jaxbasics.train import Step, fit, init_state, make_step
 
 EPOCHS, QUICK_EPOCHS, LEARNING_RATE = 500, 200, 0.1
 CENTRES = {2: np.array([[-2.0, -2.0], [2.0, 2.0]]),
            3: np.array([[-3.0, 0.0], [3.0, 0.0], [0.0, 4.0]])}
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2))
 def blobs(key, classes: int, n_per_class: int = 200):
     """x (classes*n, 2) float32 around CENTRES[classes] with unit variance; y (classes*n,) int32."""
     noise = jax.random.normal(key, (classes, n_per_class, 2))
@@ -43,10 +46,7 @@ def softmax_objective(params, batch):
     return losses.cross_entropy(apply_linear(params, x), y)
 
 
-OPTIMIZER = optim.make("sgd", LEARNING_RATE)
-STEPS = {2: make_step(binary_objective, OPTIMIZER), 3: make_step(softmax_objective, OPTIMIZER)}
-
-
+@functools.partial(jax.jit, static_argnums=2)
 def predict(params, x, classes: int):
     """(n,) int32 class predictions: sigmoid > 0.5 for 2 classes, argmax otherwise."""
     out = apply_linear(params, x)
@@ -54,14 +54,20 @@ def predict(params, x, classes: int):
             else jnp.argmax(out, -1).astype(jnp.int32))
 
 
-def run_one(key, classes: int, epochs: int, mode: str):
-    k_data, k_init = jax.random.split(key)
+def make(classes: int) -> Step:
+    """SGD 0.1 on BCE (2 classes) or softmax cross-entropy, with accuracy as the metric."""
+    objective = binary_objective if classes == 2 else softmax_objective
+    return make_step(objective, optim.make("sgd", LEARNING_RATE),
+                     metrics=lambda p, b: {"accuracy": predict(p, b[0], classes) == b[1]})
+
+
+def run_one(seed: int, classes: int, epochs: int, mode: str):
+    k_data, k_init = _cli.keys(seed, 2)
     data = blobs(k_data, classes)
-    state = init_state(init_linear(k_init, 2, 1 if classes == 2 else classes), OPTIMIZER)
-    state, history = fit(STEPS[classes], state, data, epochs=epochs, mode=mode)
-    acc = evaluate(lambda p, b: {"accuracy": predict(p, b[0], classes) == b[1]},
-                   state.params, data)["accuracy"]
-    return state, history, data, acc
+    step = make(classes)
+    state = init_state(init_linear(k_init, 2, 1 if classes == 2 else classes), step)
+    state, history = fit(step, state, data, epochs=epochs, mode=mode)
+    return state, history, data, step.evaluate(state, data)["accuracy"]
 
 
 def boundary_plot(path, params, data, classes, title):
@@ -69,7 +75,7 @@ def boundary_plot(path, params, data, classes, title):
     x, y = (np.asarray(a) for a in data)
     gx, gy = np.meshgrid(np.linspace(x[:, 0].min() - 1, x[:, 0].max() + 1, 200),
                          np.linspace(x[:, 1].min() - 1, x[:, 1].max() + 1, 200))
-    grid = jnp.asarray(np.c_[gx.ravel(), gy.ravel()], jnp.float32)
+    grid = np.c_[gx.ravel(), gy.ravel()].astype(np.float32)
     z = np.asarray(predict(params, grid, classes)).reshape(gx.shape)
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ax.contourf(gx, gy, z, alpha=0.25, levels=np.arange(classes + 1) - 0.5, cmap="viridis")
@@ -82,7 +88,7 @@ def body(args) -> _cli.Outcome:
     epochs = QUICK_EPOCHS if args.quick else EPOCHS
     result, figures = {}, []
     for classes, label in ((2, "binary (sigmoid)"), (3, "3-class (softmax)")):
-        state, history, data, acc = run_one(jax.random.key(args.seed + classes), classes,
+        state, history, data, acc = run_one(args.seed + classes, classes,
                                             epochs, args.mode)
         print(f"{label}: final loss {history.loss[-1]:.4f}, accuracy {acc:.4f}")
         result[label] = {"accuracy": acc, "final_loss": float(history.loss[-1])}

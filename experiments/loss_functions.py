@@ -10,6 +10,8 @@ predicted probability of the true class.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,45 +23,58 @@ from jaxbasics import plots
 LN2 = float(np.log(2))
 
 
-def body(args) -> _cli.Outcome:
-    key = jax.random.key(args.seed)
-    logits = jax.random.normal(key, (8, 10))
-    y = jax.random.randint(jax.random.fold_in(key, 1), (8,), 0, 10)
+ENTROPY_CASES = {"uniform": [0.25] * 4, "[.1,.1,.1,.7]": [0.1, 0.1, 0.1, 0.7],
+                 "[.001,.001,.001,.999]": [0.001, 0.001, 0.001, 0.999]}
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def compute(key, points: int) -> dict:
+    """Every value of the chapter, by one compiled program."""
+    k_logits, k_labels = jax.random.split(key)
+    logits = jax.random.normal(k_logits, (8, 10))
+    y = jax.random.randint(k_labels, (8,), 0, 10)
     weight = jnp.linspace(0.5, 2.0, 10)
-    ent = {name: float(L.entropy(jnp.array(p))) / LN2 for name, p in {
-        "uniform": [0.25] * 4, "[.1,.1,.1,.7]": [0.1, 0.1, 0.1, 0.7],
-        "[.001,.001,.001,.999]": [0.001, 0.001, 0.001, 0.999]}.items()}
-    ce = float(L.cross_entropy(logits, y))
-    nll = float(L.nll(jax.nn.log_softmax(logits), y))
     per = L.cross_entropy(logits, y, reduction="none")
     w = weight[y]
-    weighted_gap = abs(float(L.cross_entropy(logits, y, weight)) - float(jnp.sum(w * per) / jnp.sum(w)))
-    extreme = L.bce_with_logits(jnp.array([100.0, -100.0]), jnp.array([0.0, 1.0]), reduction="none")
-    p = jax.nn.softmax(logits[0])
-    q = jax.nn.softmax(logits[1])
-    kl_gap = abs(float(L.kl_divergence(p, q)) -
-                 float(L.distribution_cross_entropy(p, q) - L.entropy(p)))
-    kl_torch_form = float(L.kl_div(jnp.log(q), p, reduction="sum"))
-    probs = jnp.linspace(0.001, 0.999, 200 if args.quick else 999)
+    p, q = jax.nn.softmax(logits[0]), jax.nn.softmax(logits[1])
+    probs = jnp.linspace(0.001, 0.999, points)
     ones = jnp.ones_like(probs)
-    figure = plots.curves(args.out / "binary_losses.png", {
-        "BCE -log p": np.asarray(L.bce(probs, ones, reduction="none")),
-        "MSE (1-p)²": np.asarray(L.mse(probs, ones, reduction="none")),
-        "L1 |1-p|": np.asarray(L.l1(probs, ones, reduction="none"))},
-        x={k: np.asarray(probs) for k in ("BCE -log p", "MSE (1-p)²", "L1 |1-p|")},
-        xlabel="predicted probability of the true class", title="losses for target 1")
-    result = {"mse(1, 1*2)": float(L.mse(jnp.ones(1), jnp.ones(1) * 2)),
-              "entropy_bits": ent, "cross_entropy": ce, "nll(log_softmax)": nll,
-              "weighted_mean_gap": weighted_gap,
-              "bce_with_logits(±100, wrong)": np.asarray(extreme).tolist(),
-              "kl(p||q)": float(L.kl_divergence(p, q)), "kl_div(log q, p)": kl_torch_form,
-              "kl_identity_gap": kl_gap}
+    return {
+        "entropy_bits": {name: L.entropy(jnp.array(v)) / LN2 for name, v in ENTROPY_CASES.items()},
+        "cross_entropy": L.cross_entropy(logits, y),
+        "nll(log_softmax)": L.nll(jax.nn.log_softmax(logits), y),
+        "weighted_mean_gap": jnp.abs(L.cross_entropy(logits, y, weight)
+                                     - jnp.sum(w * per) / jnp.sum(w)),
+        "bce_with_logits(±100, wrong)": L.bce_with_logits(
+            jnp.array([100.0, -100.0]), jnp.array([0.0, 1.0]), reduction="none"),
+        "kl(p||q)": L.kl_divergence(p, q),
+        "kl_div(log q, p)": L.kl_div(jnp.log(q), p, reduction="sum"),
+        "kl_identity_gap": jnp.abs(L.kl_divergence(p, q)
+                                   - (L.distribution_cross_entropy(p, q) - L.entropy(p))),
+        "mse(1, 1*2)": L.mse(jnp.ones(1), jnp.ones(1) * 2),
+        "curves": {"probs": probs, "BCE -log p": L.bce(probs, ones, reduction="none"),
+                   "MSE (1-p)²": L.mse(probs, ones, reduction="none"),
+                   "L1 |1-p|": L.l1(probs, ones, reduction="none")},
+    }
+
+
+def body(args) -> _cli.Outcome:
+    values = jax.tree.map(np.asarray, compute(_cli.keys(args.seed, 1)[0],
+                                              200 if args.quick else 999))
+    curves = values.pop("curves")
+    probs = curves.pop("probs")
+    figure = plots.curves(args.out / "binary_losses.png", curves, x={k: probs for k in curves},
+                          xlabel="predicted probability of the true class",
+                          title="losses for target 1")
+    result = jax.tree.map(lambda v: v.tolist(), values)
+    ent, extreme = result["entropy_bits"], values["bce_with_logits(±100, wrong)"]
     reference = {"mse(1, 1*2)": 1.0,
                  "entropy_bits": {"uniform": 2.0, "[.1,.1,.1,.7]": 1.3568,
                                   "[.001,.001,.001,.999]": 0.0313},
                  "bce_with_logits(±100, wrong)": [100.0, 100.0]}
-    ok = (abs(ce - nll) < 1e-6 and weighted_gap < 1e-5 and kl_gap < 1e-5
-          and abs(result["kl(p||q)"] - kl_torch_form) < 1e-5
+    ok = (abs(result["cross_entropy"] - result["nll(log_softmax)"]) < 1e-6
+          and result["weighted_mean_gap"] < 1e-5 and result["kl_identity_gap"] < 1e-5
+          and abs(result["kl(p||q)"] - result["kl_div(log q, p)"]) < 1e-5
           and abs(ent["uniform"] - 2) < 1e-5 and abs(ent["[.1,.1,.1,.7]"] - 1.3568) < 1e-3
           and abs(ent["[.001,.001,.001,.999]"] - 0.0313) < 1e-3
           and np.allclose(extreme, 100.0) and result["mse(1, 1*2)"] == 1.0)

@@ -13,14 +13,13 @@ ill-defined for negative losses (an open Optax problem); cross-entropy is >= 0.
 
 from __future__ import annotations
 
-import jax
 
 from experiments import _cli, _mnist
 from jaxbasics import optim, plots
 from jaxbasics.data import num_batches
 from jaxbasics.models import init_mlp
 from jaxbasics.schedules import plateau_scale, step_decay, with_plateau
-from jaxbasics.train import evaluate, fit, init_state, make_step
+from jaxbasics.train import fit, init_state, make_step
 
 LEARNING_RATE, BATCH = 0.02, 64
 MOMENTA = (0.0, 0.78, 0.9)
@@ -28,16 +27,16 @@ MOMENTA = (0.0, 0.78, 0.9)
 
 def run(tx, train, val, key, *, epochs: int, mode: str, record_scale: bool = False):
     """Train the MLP with ``tx``; returns (per-epoch train loss, per-epoch val loss, scales)."""
-    k_init, k_shuffle = jax.random.split(key)
+    k_init, k_shuffle = _cli.keys(key, 2)
     scales: list[float] = []
 
     def on_epoch(epoch, state):
         if record_scale:
             scales.append(plateau_scale(state.opt_state))
-        return {"val_loss": evaluate(_mnist.mlp_metrics, state.params, val, 500)["loss"]}
+        return {"val_loss": step.evaluate(state, val, 500)["loss"]}
 
-    state, history = fit(make_step(_mnist.objective, tx), init_state(init_mlp(k_init), tx),
-                         train, epochs=epochs, batch_size=BATCH, key=k_shuffle, mode=mode,
+    step = make_step(_mnist.objective, tx, metrics=_mnist.mlp_metrics())
+    state, history = fit(step, init_state(init_mlp(k_init), step), train, epochs=epochs, batch_size=BATCH, key=k_shuffle, mode=mode,
                          on_epoch=on_epoch)
     per_epoch = history.loss.reshape(len(history.epochs), -1).mean(axis=1)
     return per_epoch.tolist(), [e["val_loss"] for e in history.epochs], scales
@@ -45,8 +44,8 @@ def run(tx, train, val, key, *, epochs: int, mode: str, record_scale: bool = Fal
 
 def body(args) -> _cli.Outcome:
     limit, epochs = (1000, 10) if args.quick else (None, 40)
-    key = jax.random.key(args.seed)
-    data, source = _mnist.digits("train", limit, jax.random.fold_in(key, 1))
+    k_data, key = _cli.keys(args.seed, 2)
+    data, source = _mnist.digits("train", limit, k_data)
     val, _ = _mnist.digits("test", 500 if args.quick else None)
     spe = num_batches(len(data[1]), BATCH)
     curves, result = {}, {}

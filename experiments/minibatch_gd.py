@@ -23,29 +23,29 @@ import jax
 import numpy as np
 
 from experiments import _cli
-from experiments.linear_regression import STEP, least_squares, objective, problem
+from experiments.linear_regression import least_squares, make, objective, problem
 from jaxbasics import plots
-from jaxbasics.train import fit
+from jaxbasics.train import Step, fit, init_state
 
 N, BATCHES = 256, (256, 64, 10, 1)
 # "Reached the minimum": full-data MSE - least-squares MSE < TOL. Full batch needs 230-2110
 # epochs for 1e-3 and 170-960 for 2e-2 (seeds 0-11); --quick uses the looser tolerance.
 EPOCHS, QUICK_EPOCHS, TOL, QUICK_TOL = 3000, 1000, 1e-3, 2e-2
 NEAR = 1e-2  # "ends near it" (or TOL if larger): batch 1's excess at lr 0.01 is ≈ 5e-4, ≤ 7e-3
-FULL_MSE = jax.jit(objective)
 COLUMNS = ("epochs_to_min", "updates_to_min", "final_mse", "noise")
 
 
-def train(batch_size: int, key, *, epochs: int, mode: str = "fused"):
-    """One run from seed ``key``'s initial parameters and data (x, y: (256, 1) float32).
+def train(step: Step, batch_size: int, seed: int, *, epochs: int, mode: str = "fused"):
+    """One run from ``seed``'s initial parameters and data (x, y: (256, 1) float32).
 
     Returns (per_update, per_epoch): (epochs * (256 // batch_size),) the batch loss before
     each update and (epochs,) the full-data MSE after each epoch.
     """
-    state, data = problem(key)
-    _, history = fit(STEP, state, data, epochs=epochs, batch_size=batch_size,
-                     key=jax.random.fold_in(key, 1), mode=mode,
-                     on_epoch=lambda epoch, s: {"mse": float(FULL_MSE(s.params, data))})
+    params, data = problem(seed)
+    full_mse = jax.jit(objective)
+    _, history = fit(step, init_state(params, step), data, epochs=epochs,
+                     batch_size=batch_size, key=_cli.keys(seed, 3)[2], mode=mode,
+                     on_epoch=lambda epoch, s: {"mse": float(full_mse(s.params, data))})
     return history.loss, np.array([e["mse"] for e in history.epochs])
 
 
@@ -80,9 +80,9 @@ def figure(path, runs: dict, least: float, tol: float):
 
 def body(args) -> _cli.Outcome:
     epochs, tol = (QUICK_EPOCHS, QUICK_TOL) if args.quick else (EPOCHS, TOL)
-    key = jax.random.key(args.seed)
-    least = least_squares(*problem(key)[1])[2]
-    runs = {b: train(b, key, epochs=epochs, mode=args.mode) for b in BATCHES}
+    least = least_squares(*problem(args.seed)[1])[2]
+    step = make()
+    runs = {b: train(step, b, args.seed, epochs=epochs, mode=args.mode) for b in BATCHES}
     result = {k: {} for k in COLUMNS}
     for b, (per_update, per_epoch) in runs.items():
         reached = epochs_to(per_epoch, least, tol)

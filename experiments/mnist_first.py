@@ -18,7 +18,6 @@ from jaxbasics.models import apply_mlp, init_mlp
 from jaxbasics.train import fit, init_state, make_step
 
 SIZES, BATCH_SIZE, EPOCHS = (784, 256, 64, 10), 512, 3
-OPTIMIZER = optim.make("sgd", 0.01, momentum=0.9)
 # Quick (1,000 digits, batch 128, 21 steps) only begins to fit; the seed's 351 steps on
 # the 4,000 embedded digits (50 epochs) reach about 0.87.
 MIN_ACCURACY = {"quick": 0.2, "mnist": 0.8, "fashion_mnist": 0.7}
@@ -35,7 +34,12 @@ def objective(params, batch):
     return losses.mse(apply(params, x), jax.nn.one_hot(y, 10))
 
 
-STEP = make_step(objective, OPTIMIZER)
+def metrics(params, batch):
+    """Per-example MSE to the one-hot label (the training loss) and correctness."""
+    x, y = batch
+    out = apply(params, x)
+    return {"loss": losses.mse(out, jax.nn.one_hot(y, 10), reduction="none").mean(-1),
+            "accuracy": out.argmax(-1) == y}
 
 
 def body(args) -> _cli.Outcome:
@@ -43,24 +47,18 @@ def body(args) -> _cli.Outcome:
     epochs = args.epochs or (EPOCHS if args.quick else
                              _mnist.seed_epochs(EPOCHS, BATCH_SIZE, len(train_data[1])))
     batch_size = 128 if args.quick else BATCH_SIZE
-    def metrics(params, batch):
-        """Per-example MSE to the one-hot label (the training loss) and correctness."""
-        x, y = batch
-        out = apply(params, x)
-        return {"loss": losses.mse(out, jax.nn.one_hot(y, 10), reduction="none").mean(-1),
-                "accuracy": out.argmax(-1) == y}
-
-    k_init, k_shuffle = jax.random.split(jax.random.key(args.seed))
+    step = make_step(objective, optim.make("sgd", 0.01, momentum=0.9), metrics=metrics)
+    k_init, k_shuffle = _cli.keys(args.seed, 2)
 
     def on_log(e):
         if _mnist.shown(e.epoch, epochs):  # the course's print(epoch, batch_idx, loss)
             print(e.epoch, e.batch, e.metrics["loss"])
 
-    state, history = fit(STEP, init_state(init_mlp(k_init, SIZES), OPTIMIZER), train_data, epochs=epochs,
-                         batch_size=batch_size, key=k_shuffle, mode=args.mode, log_every=10,
-                         on_log=on_log,
+    state, history = fit(step, init_state(init_mlp(k_init, SIZES), step), train_data,
+                         epochs=epochs, batch_size=batch_size, key=k_shuffle, mode=args.mode,
+                         log_every=10, on_log=on_log,
                          on_epoch=lambda e, s: _mnist.test_log(
-                             metrics, s.params, test, 512, quiet=not _mnist.shown(e, epochs)))
+                             step, s, test, 512, quiet=not _mnist.shown(e, epochs)))
     final = history.epochs[-1]
     print("test acc:", final["accuracy"])
     figures = _mnist.figures(args.out, "mnist_first", history, apply, state.params, test,

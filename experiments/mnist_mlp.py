@@ -25,11 +25,11 @@ import jax
 from flax import nnx
 
 from experiments import _cli, _mnist
-from jaxbasics import losses, nn, optim
+from jaxbasics import losses, metrics, nn, optim
 from jaxbasics.bench import Workload, mlp_flops
 from jaxbasics.data import load
 from jaxbasics.models import MLP, apply_mlp, init_mlp
-from jaxbasics.train import fit, init_state, make_step
+from jaxbasics.train import Step, fit, init_state, make_step
 
 BATCH_SIZE, LEARNING_RATE, EPOCHS, QUICK_EPOCHS = 200, 0.01, 10, 10  # EPOCHS: the seed's
 # Test accuracy the default run reaches at least: quick mode (1,000 training digits, 50
@@ -40,34 +40,28 @@ MIN_ACCURACY = {"quick": 0.6, "mnist": 0.9, "fashion_mnist": 0.85}
 def model(key, *, kaiming: bool = True, module: bool = False, relu_logits: bool = False):
     """(apply, params): raw parameters, or the NNX module made functional."""
     if module:
-        return nn.functional(MLP(kaiming=kaiming, relu_logits=relu_logits, rngs=nnx.Rngs(key)))
-    return _APPLY[relu_logits], init_mlp(key, init="kaiming" if kaiming else "normal")
+        return nn.functional(nn.build(lambda: MLP(kaiming=kaiming, relu_logits=relu_logits,
+                                                 rngs=nnx.Rngs(key))))
+    return (functools.partial(apply_mlp, relu_logits=relu_logits),
+            init_mlp(key, init="kaiming" if kaiming else "normal"))
 
 
-# One function object per variant, so the cached training step compiles once for each.
-_APPLY = {r: functools.partial(apply_mlp, relu_logits=r) for r in (False, True)}
-
-
-@functools.lru_cache(maxsize=None)
-def step_for(apply, learning_rate: float = LEARNING_RATE):
-    """The training step for a model's apply function (cached: one compile per model)."""
+def make(apply, learning_rate: float = LEARNING_RATE) -> Step:
+    """The seed's training step for a model's ``apply``: cross-entropy, SGD, test metrics."""
     def objective(params, batch):
         x, y = batch
         return losses.cross_entropy(apply(params, x), y)
-    return make_step(objective, optim.make("sgd", learning_rate))
+    return make_step(objective, optim.make("sgd", learning_rate),
+                     metrics=metrics.classification(apply))
 
 
-def train(key, train_data, *, epochs=EPOCHS, kaiming=True, module=False, relu_logits=False,
-          mode="fused", on_log=None, on_epoch=None):
-    """Train the seed's MLP on (x, y); returns (apply, state, history)."""
-    k_init, k_shuffle = jax.random.split(key)
-    apply, params = model(k_init, kaiming=kaiming, module=module, relu_logits=relu_logits)
-    step = step_for(apply)
-    state = init_state(params, optim.make("sgd", LEARNING_RATE))
-    state, history = fit(step, state, train_data, epochs=epochs, batch_size=BATCH_SIZE,
-                         key=k_shuffle, mode=mode, log_every=100 if on_log else 0,
-                         on_log=on_log, on_epoch=on_epoch)
-    return apply, state, history
+def train(step: Step, params, key, train_data, *, epochs=EPOCHS, mode="fused", on_log=None,
+          on_epoch=None):
+    """The seed's loop: ``epochs`` shuffled (by ``key``) epochs of batches of 200 from
+    ``params``, the loss logged every 100 batches; returns (state, history)."""
+    return fit(step, init_state(params, step), train_data, epochs=epochs,
+               batch_size=BATCH_SIZE, key=key, mode=mode, log_every=100 if on_log else 0,
+               on_log=on_log, on_epoch=on_epoch)
 
 
 def body(args) -> _cli.Outcome:
@@ -75,17 +69,18 @@ def body(args) -> _cli.Outcome:
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else
                              _mnist.seed_epochs(EPOCHS, BATCH_SIZE, len(train_data[1])))
     variant = dict(kaiming=not args.no_kaiming, module=args.module, relu_logits=args.relu_logits)
-    k_init, _ = jax.random.split(jax.random.key(args.seed))
-    metrics = _mnist.metric_fn(model(k_init, **variant)[0])
+
+    k_init, k_shuffle = _cli.keys(args.seed, 2)
+    apply, params = model(k_init, **variant)
+    step = make(apply)
 
     def on_epoch(epoch, state):
-        return _mnist.test_log(metrics, state.params, test, BATCH_SIZE,
+        return _mnist.test_log(step, state, test, BATCH_SIZE,
                                quiet=not _mnist.shown(epoch, epochs))
 
-    apply, state, history = train(jax.random.key(args.seed), train_data, epochs=epochs,
-                                  **variant, mode=args.mode,
-                                  on_log=_mnist.train_log(len(train_data[1]), BATCH_SIZE, epochs),
-                                  on_epoch=on_epoch)
+    state, history = train(step, params, k_shuffle, train_data, epochs=epochs, mode=args.mode,
+                           on_log=_mnist.train_log(len(train_data[1]), BATCH_SIZE, epochs),
+                           on_epoch=on_epoch)
     final = history.epochs[-1]
     figures = _mnist.figures(args.out, "mnist_mlp", history, apply, state.params, test,
                              history.epochs)
@@ -118,9 +113,12 @@ def workloads(quick: bool) -> list[Workload]:
     """One epoch of the seed's MLP on the embedded digits, for ``experiments.jit_vs_eager``."""
     ds = load("mnist", "train")
     data = jax.device_put((ds.images, ds.labels))
+    k_init, k_shuffle = _cli.keys(0, 2)
+    apply, params = model(k_init)
+    step = make(apply)
 
     def run(mode: str, epochs: int) -> float:
-        return float(train(jax.random.key(0), data, epochs=epochs, mode=mode)[2].loss[-1])
+        return float(train(step, params, k_shuffle, data, epochs=epochs, mode=mode)[1].loss[-1])
 
     n = len(ds.labels) // BATCH_SIZE * BATCH_SIZE
     return [Workload("MNIST MLP 784-200-200-10, 4,000 digits, batch 200", run,

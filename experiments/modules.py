@@ -2,14 +2,18 @@
 BasicNet and Net = Sequential(BasicNet(Linear(4, 3)), ReLU, Linear(3, 2)) as Flax NNX
 modules; named parameters with shapes, children vs all submodules, the parameter count,
 device placement, train/eval, and checkpoints (save -> load -> identical outputs, bit for
-bit; resume from a checkpoint -> the same loss curve as an uninterrupted run).
+bit; resume from an Orbax checkpoint -> the same loss curve as an uninterrupted run).
 
 PyTorch's ``model.to(device)`` is ``jax.device_put(params, device)``; ``model.train()`` /
 ``model.eval()`` is the explicit ``train=`` argument of ``jaxbasics.nn.stateful``'s apply;
-``state_dict``/``load_state_dict`` is ``jaxbasics.checkpoint.save``/``restore``.
+``state_dict``/``load_state_dict`` is ``jaxbasics.checkpoint.save``/``restore``, and a
+training run's checkpoints are ``jaxbasics.checkpoint.Checkpoints`` (Orbax).
 """
 
 from __future__ import annotations
+
+import functools
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -18,9 +22,9 @@ import optax
 from flax import nnx
 
 from experiments import _cli
-from jaxbasics import checkpoint, losses
-from jaxbasics.nn import count_params, functional, stateful
-from jaxbasics.train import evaluate, fit, init_state, make_step
+from jaxbasics import checkpoint, losses, metrics
+from jaxbasics.nn import build, count_params, functional, stateful
+from jaxbasics.train import Step, fit, init_state, make_step
 
 
 class MyLinear(nnx.Module):
@@ -81,19 +85,15 @@ def module_tree(model: nnx.Module) -> tuple[list[str], list[str]]:
     return children, modules
 
 
-APPLY, _ = functional(Net(rngs=nnx.Rngs(0)))
-OPTIMIZER = optax.adam(1e-2)
+def make(apply) -> Step:
+    """Cross-entropy of Net's ``apply`` on (x: (b, 4) float32, y: (b,) int32), Adam 1e-2."""
+    def objective(params, batch):
+        x, y = batch
+        return losses.cross_entropy(apply(params, x), y)
+    return make_step(objective, optax.adam(1e-2), metrics=metrics.classification(apply))
 
 
-def objective(params, batch):
-    """Cross-entropy of Net on (x: (b, 4) float32, y: (b,) int32)."""
-    x, y = batch
-    return losses.cross_entropy(APPLY(params, x), y)
-
-
-STEP = make_step(objective, OPTIMIZER)
-
-
+@functools.partial(jax.jit, static_argnums=1)
 def toy_data(key, n: int = 512):
     """(x (n, 4) N(0, 1), y (n,) int32 = [x0 + x1 > x2 - x3]): a 2-class problem for Net."""
     x = jax.random.normal(key, (n, 4))
@@ -102,55 +102,69 @@ def toy_data(key, n: int = 512):
 
 
 def checkpoint_demo(seed: int, out_dir, mode: str, epochs: int = 4) -> dict:
-    """Train Net; checkpoint halfway; resume; compare with an uninterrupted run.
+    """Train Net on shuffled batches, saving an Orbax checkpoint after every epoch; restore
+    the one saved halfway onto a fresh model and resume; compare with an uninterrupted run.
 
-    Returns the bit-for-bit checks and the curves. The data order is fixed (``key=None``)
-    so that the resumed run sees the same batches as the uninterrupted one."""
-    data = toy_data(jax.random.key(seed))
-    _, params = functional(Net(rngs=nnx.Rngs(seed)))
-    start = init_state(params, OPTIMIZER)
-    full, full_hist = fit(STEP, start, data, epochs=epochs, batch_size=32, mode=mode)
+    Positions are absolute in the engine (epoch e is shuffled by fold_in(key, e), counted
+    from the restored step), so the resumed run sees the same batches and ends bit for bit
+    where the uninterrupted one does."""
+    k_data, k_shuffle = _cli.keys(seed, 2)
+    data = toy_data(k_data)
+    apply, params = functional(build(lambda: Net(rngs=nnx.Rngs(seed))))
+    step = make(apply)
+    full, full_hist = fit(step, init_state(params, step), data, epochs=epochs, batch_size=32,
+                          key=k_shuffle, mode=mode)
 
-    half, half_hist = fit(STEP, start, data, epochs=epochs // 2, batch_size=32, mode=mode)
-    path = checkpoint.save_train_state(out_dir / "net.ckpt.npz", half)
-    # A fresh model (another seed) as the template: nothing but the structure is reused.
-    _, fresh = functional(Net(rngs=nnx.Rngs(seed + 1)))
-    restored = checkpoint.restore_train_state(path, init_state(fresh, OPTIMIZER))
-    x = data[0][:16]
-    same_outputs = bool(np.array_equal(np.asarray(APPLY(half.params, x)),
-                                       np.asarray(APPLY(restored.params, x))))
-    resumed, rest_hist = fit(STEP, restored, data, epochs=epochs - epochs // 2, batch_size=32,
-                             mode=mode)
+    directory = out_dir / "checkpoints"
+    shutil.rmtree(directory, ignore_errors=True)  # a fresh run, not the last one's
+    with checkpoint.Checkpoints(directory, every=1, keep=2) as saved:
+        half, half_hist = fit(step, init_state(params, step), data, epochs=epochs // 2,
+                              batch_size=32, key=k_shuffle, mode=mode, on_epoch=saved)
+        # A fresh model (another seed) as the template: nothing but the structure is reused.
+        _, fresh = functional(build(lambda: Net(rngs=nnx.Rngs(seed + 1))))
+        restored = saved.restore(init_state(fresh, step))
+        kept = saved.steps
+    x = np.asarray(data[0][:16])
+    predict = jax.jit(apply)
+    same_outputs = bool(np.array_equal(predict(half.params, x), predict(restored.params, x)))
+    resumed, rest_hist = fit(step, restored, data, epochs=epochs - epochs // 2, batch_size=32,
+                             key=k_shuffle, mode=mode)
     curve = np.concatenate([half_hist.loss, rest_hist.loss])
     same_curve = bool(np.array_equal(curve, full_hist.loss))
-    same_params = all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in
-                      zip(jax.tree.leaves(full.params), jax.tree.leaves(resumed.params)))
-    acc = evaluate(lambda p, b: {"accuracy": jnp.argmax(APPLY(p, b[0]), -1) == b[1]},
-                   resumed.params, data)["accuracy"]
+    same_params = all(np.array_equal(a, b) for a, b in
+                      zip(jax.tree.leaves(jax.device_get(full.params)),
+                          jax.tree.leaves(jax.device_get(resumed.params))))
     return {"save_load_identical_outputs": same_outputs, "resume_same_loss_curve": same_curve,
             "resume_same_final_params": same_params, "steps": int(len(curve)),
-            "final_loss": float(curve[-1]), "train_accuracy": acc}
+            "checkpoints_kept": kept, "final_loss": float(curve[-1]),
+            "train_accuracy": step.evaluate(resumed, data)["accuracy"]}
 
 
 def train_eval_demo(seed: int) -> dict:
     """``train()`` vs ``eval()`` with dropout: eval is deterministic and equals the
     no-dropout network; train mode drops units (and advances the dropout RNG state)."""
-    model = nnx.Sequential(nnx.Linear(4, 8, rngs=nnx.Rngs(seed)), nnx.relu,
-                           nnx.Dropout(0.5, rngs=nnx.Rngs(dropout=seed)),
-                           nnx.Linear(8, 2, rngs=nnx.Rngs(seed + 1)))
+    model = build(lambda: nnx.Sequential(nnx.Linear(4, 8, rngs=nnx.Rngs(seed)), nnx.relu,
+                                         nnx.Dropout(0.5, rngs=nnx.Rngs(dropout=seed)),
+                                         nnx.Linear(8, 2, rngs=nnx.Rngs(seed + 1))))
     apply, params, state = stateful(model)
-    x = jnp.ones((3, 4))
-    e1, s1 = apply(params, state, x, train=False)
-    e2, _ = apply(params, s1, x, train=False)
-    t1, s2 = apply(params, state, x, train=True)
-    t2, _ = apply(params, s2, x, train=True)
+
+    @jax.jit
+    def outputs(params, state):
+        x = jnp.ones((3, 4))
+        e1, s1 = apply(params, state, x, train=False)
+        e2, _ = apply(params, s1, x, train=False)
+        t1, s2 = apply(params, state, x, train=True)
+        t2, _ = apply(params, s2, x, train=True)
+        return e1, e2, t1, t2
+
+    e1, e2, t1, t2 = (np.asarray(a) for a in outputs(params, state))
     return {"eval_deterministic": bool(np.array_equal(e1, e2)),
             "train_differs_from_eval": bool(not np.allclose(t1, e1)),
             "train_calls_differ": bool(not np.allclose(t1, t2))}
 
 
 def body(args) -> _cli.Outcome:
-    model = Net(rngs=nnx.Rngs(args.seed))
+    model = build(lambda: Net(rngs=nnx.Rngs(args.seed)))
     _, params = functional(model)
     names = named_parameters(params)
     for name, shape in names.items():
@@ -159,8 +173,8 @@ def body(args) -> _cli.Outcome:
     print("children:", children)
     print("modules:", modules)
     n_params = count_params(params)
-    mylinear = MyLinear(784, 10, rngs=nnx.Rngs(args.seed))
-    flat = Flatten()(jnp.zeros((2, 1, 28, 28)))
+    mylinear = build(lambda: MyLinear(784, 10, rngs=nnx.Rngs(args.seed)))
+    flat = jax.eval_shape(Flatten(), jax.ShapeDtypeStruct((2, 1, 28, 28), jnp.float32))
     device = jax.devices()[0]
     placed = jax.device_put(params, device)
     devices = sorted({str(d) for leaf in jax.tree.leaves(placed) for d in leaf.devices()})

@@ -17,14 +17,13 @@ from __future__ import annotations
 import functools
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from experiments import _cli
 from experiments.himmelblau import himmelblau
 from jaxbasics import losses, optim, plots
 from jaxbasics.bench import Workload
-from jaxbasics.train import fit, init_state, make_step
+from jaxbasics.train import Step, fit, init_state, make_step
 
 NAMES = ("sgd", "momentum", "rmsprop", "adam", "adamw", "lbfgs")
 RATES = {
@@ -37,6 +36,7 @@ STEPS, QUICK_STEPS = 2000, 300
 TOL = 1e-6
 
 
+@functools.partial(jax.jit, static_argnums=1)
 def linreg_data(key, n: int = 256):
     """x: (n, 1) float32 standard normal; y = 2x - 3.4 + 0.01·noise, (n, 1)."""
     kx, kn = jax.random.split(key)
@@ -54,11 +54,11 @@ def himmelblau_objective(p, batch):
     return himmelblau(p)
 
 
-PROBLEMS = {
+PROBLEMS = {  # objective, initial parameters, data
     "linreg": (linreg_objective,
-               lambda: {"w": jnp.zeros((1, 1)), "b": jnp.zeros((1,))},
-               lambda: linreg_data(jax.random.key(0))),
-    "himmelblau": (himmelblau_objective, lambda: jnp.zeros(2), lambda: None),
+               lambda: {"w": np.zeros((1, 1), np.float32), "b": np.zeros((1,), np.float32)},
+               lambda: linreg_data(_cli.keys(0, 1)[0])),
+    "himmelblau": (himmelblau_objective, lambda: np.zeros(2, np.float32), lambda: None),
 }
 
 
@@ -78,19 +78,19 @@ def floor(problem: str) -> float:
     return float(np.mean((X @ coef - y) ** 2))
 
 
-@functools.lru_cache(maxsize=None)
-def step_for(problem: str, name: str):
-    """The training step of ``name`` on ``problem``, built once (so it compiles once)."""
+def make(problem: str, name: str) -> Step:
+    """The training step of ``name`` on ``problem``."""
     return make_step(PROBLEMS[problem][0], optimizer(problem, name))
 
 
-def run(problem: str, name: str, steps: int, mode: str = "fused"):
-    """Train ``name`` on ``problem`` for ``steps`` full-batch steps; (final params, losses)."""
-    objective, init, data = PROBLEMS[problem]
-    state, history = fit(step_for(problem, name), init_state(init(), optimizer(problem, name)),
-                         data(), epochs=steps, mode=mode)
-    final = float(objective(state.params, data()))
-    return state.params, np.append(history.loss, final)
+def run(step: Step, problem: str, data, steps: int, mode: str = "fused"):
+    """Train ``step`` on ``problem`` for ``steps`` full-batch steps from its initial
+    parameters; returns (final params, the loss before each step and after the last)."""
+    objective, init, _ = PROBLEMS[problem]
+    state, history = fit(step, init_state(init(), step), data, epochs=steps, mode=mode)
+    final = float(jax.jit(objective)(state.params, data))
+    return np.asarray(state.params) if problem == "himmelblau" else state.params, \
+        np.append(history.loss, final)
 
 
 def rank(finals: dict[str, float], curves: dict[str, np.ndarray]) -> list[str]:
@@ -106,8 +106,9 @@ def body(args) -> _cli.Outcome:
     result, figures, ok = {}, [], True
     for problem in PROBLEMS:
         curves, finals, params, least = {}, {}, {}, floor(problem)
+        data = PROBLEMS[problem][2]()
         for name in NAMES:
-            p, curve = run(problem, name, steps, args.mode)
+            p, curve = run(make(problem, name), problem, data, steps, args.mode)
             curve = np.maximum(curve - least, 0.0)   # excess over the least attainable loss
             curves[name], finals[name], params[name] = curve, float(curve[-1]), p
         order = rank(finals, curves)
@@ -128,8 +129,10 @@ def body(args) -> _cli.Outcome:
 
 def workloads(quick: bool) -> list[Workload]:
     """Adam on the 256-point regression, for ``jit_vs_eager``."""
+    step, data = make("linreg", "adam"), PROBLEMS["linreg"][2]()
+
     def run_adam(mode: str, steps: int) -> float:
-        return run("linreg", "adam", steps, mode)[1][-1]
+        return run(step, "linreg", data, steps, mode)[1][-1]
 
     return [Workload("optimizers: Adam, 256-point regression, full batch", run_adam,
                      100 if quick else STEPS, unit="step", eager_units=None if quick else 200)]

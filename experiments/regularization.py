@@ -10,7 +10,6 @@ and the train/validation accuracy gap of each.
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 
 from experiments import _cli, _mnist
@@ -18,7 +17,7 @@ from jaxbasics import optim, plots
 from jaxbasics.data import train_val_split
 from jaxbasics.models import init_mlp
 from jaxbasics.regularizers import fraction_small, regularized, weights_only
-from jaxbasics.train import evaluate, fit, init_state, make_step
+from jaxbasics.train import fit, init_state, make_step
 
 LEARNING_RATE, MOMENTUM, BATCH = 0.05, 0.9, 64
 PENALTIES = {"plain": {}, "L2": {"l2": 1e-3}, "L1": {"l1": 5e-4}}
@@ -27,28 +26,28 @@ THRESHOLD = 1e-3
 
 def train_one(penalty: dict, train, key, *, epochs: int, mode: str):
     """The MLP trained with ``regularized(objective, **penalty)``; returns the final state."""
-    k_init, k_shuffle = jax.random.split(key)
-    tx = optim.make("sgd", LEARNING_RATE, momentum=MOMENTUM)
-    step = make_step(regularized(_mnist.objective, only=weights_only, **penalty), tx)
-    state, history = fit(step, init_state(init_mlp(k_init), tx), train, epochs=epochs,
+    k_init, k_shuffle = _cli.keys(key, 2)
+    step = make_step(regularized(_mnist.objective, only=weights_only, **penalty),
+                     optim.make("sgd", LEARNING_RATE, momentum=MOMENTUM),
+                     metrics=_mnist.mlp_metrics())
+    state, history = fit(step, init_state(init_mlp(k_init), step), train, epochs=epochs,
                          batch_size=BATCH, key=k_shuffle, mode=mode)
-    return state, history
+    return step, state, history
 
 
 def body(args) -> _cli.Outcome:
     limit, epochs = (1500, 6) if args.quick else (None, 30)
-    key = jax.random.key(args.seed)
-    data, source = _mnist.digits("train", limit, jax.random.fold_in(key, 1))
-    train, val = train_val_split(data, 0.2, jax.random.fold_in(key, 2))
+    k_data, k_split, key = _cli.keys(args.seed, 3)
+    data, source = _mnist.digits("train", limit, k_data)
+    train, val = train_val_split(data, 0.2, k_split)
     result, curves = {}, {}
     for name, penalty in PENALTIES.items():
-        state, history = train_one(penalty, train, key, epochs=epochs, mode=args.mode)
-        tr = evaluate(_mnist.mlp_metrics, state.params, train, 500)
-        va = evaluate(_mnist.mlp_metrics, state.params, val, 500)
-        weights = [layer["w"] for layer in state.params]
+        step, state, history = train_one(penalty, train, key, epochs=epochs, mode=args.mode)
+        tr, va = step.evaluate(state, train, 500), step.evaluate(state, val, 500)
+        weights = [np.asarray(layer["w"]) for layer in state.params]
         result[name] = {
             "fraction_|w|<1e-3": fraction_small(weights, THRESHOLD),
-            "mean_|w|": float(np.mean(np.concatenate([np.abs(np.asarray(w)).ravel()
+            "mean_|w|": float(np.mean(np.concatenate([np.abs(w).ravel()
                                                       for w in weights]))),
             "train_accuracy": tr["accuracy"], "val_accuracy": va["accuracy"],
             "gap": tr["accuracy"] - va["accuracy"]}

@@ -1,12 +1,17 @@
-"""Checkpoints: any pytree of arrays (params, model state, optimizer state) to one file.
+"""Checkpoints through Orbax: any pytree of arrays, and whole training runs.
 
-The file is a NumPy ``.npz`` archive with one entry per leaf, named by the leaf's pytree
-path (``jax.tree_util.keystr``), so a checkpoint can be read without this package. Writing
-is atomic: the archive goes to a temporary file in the same directory, is flushed to disk,
-and then ``os.replace``-d over the target, so a crash mid-save leaves either the old
-checkpoint or the new one, never a truncated file. Restoring needs a *template* pytree of
-the same structure (e.g. a freshly initialised model's state); every path, shape and dtype
-is checked and the first mismatch is named in the error.
+* :func:`save` / :func:`restore`: one pytree (a model's parameters, say) to one checkpoint
+  directory, e.g. ``save("ckpt/model", params)``.
+* :class:`Checkpoints`: a directory of a run's :class:`~jaxbasics.train.TrainState`s, one
+  per saved step; usable as ``fit(on_epoch=...)`` to save every ``every`` epochs, keeping
+  the last ``keep``. ``restore(template)`` loads the newest onto a fresh state.
+
+Orbax writes each checkpoint to a temporary directory and renames it when complete, so a
+crash mid-save leaves the previous checkpoints intact. Restoring needs a *template* of the
+same structure (a freshly initialised state); every path, shape and dtype is checked
+against the stored metadata first and the first mismatch is named. The restored arrays
+take the template's placement: a template sharded over a device mesh restores sharded
+(whatever mesh saved it), a single-device template restores on one device.
 
 Typed PRNG keys (``jax.random.key``) are stored as their raw key data and re-wrapped.
 """
@@ -14,15 +19,14 @@ Typed PRNG keys (``jax.random.key``) are stored as their raw key data and re-wra
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+import orbax.checkpoint as ocp
 
-_KEY_SUFFIX = "#prng_key"
+from jaxbasics._checks import positive
 
 
 class CheckpointMismatch(ValueError):
@@ -33,102 +37,134 @@ def _is_key(leaf: Any) -> bool:
     return isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
 
 
-def _flatten(tree: Any) -> dict[str, Any]:
-    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
-    return {jax.tree_util.keystr(path): leaf for path, leaf in leaves}
+def _storable(tree: Any) -> Any:
+    """``tree`` with typed PRNG keys replaced by their key data (uint32)."""
+    return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
+
+
+def _name(path: tuple) -> str:
+    """A pytree path as 'a.b.0': dict keys, attribute names (NamedTuple fields) and indices
+    alike, so a template's NamedTuples match the dicts Orbax's metadata holds."""
+    parts = []
+    for k in path:
+        parts.append(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))))
+    return ".".join(parts)
+
+
+def _flat(tree: Any) -> dict[str, Any]:
+    return {_name(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def _check(stored_metadata: Any, template: Any, where: str) -> None:
+    stored, expected = _flat(stored_metadata), _flat(template)
+    for name, like in expected.items():
+        if name not in stored:
+            raise CheckpointMismatch(f"checkpoint {where} has no entry {name}; the template "
+                                     f"expects it (entries: {sorted(stored)[:8]}...)")
+        got = stored[name]
+        if tuple(got.shape) != tuple(like.shape):
+            raise CheckpointMismatch(f"checkpoint entry {name} in {where} has shape "
+                                     f"{tuple(got.shape)}; the template expects {tuple(like.shape)}")
+        if jnp.dtype(got.dtype) != jnp.dtype(like.dtype):
+            raise CheckpointMismatch(f"checkpoint entry {name} in {where} has dtype "
+                                     f"{got.dtype}; the template expects {like.dtype}")
+    extra = sorted(set(stored) - set(expected))
+    if extra:
+        raise CheckpointMismatch(f"checkpoint {where} has entry {extra[0]} that the template "
+                                 f"does not have ({len(extra)} unexpected in all)")
+
+
+def _rewrap(restored: Any, template: Any) -> Any:
+    return jax.tree.map(lambda got, like: jax.random.wrap_key_data(
+        got, impl=jax.random.key_impl(like)) if _is_key(like) else got, restored, template)
+
+
+def _abstract(template: Any) -> Any:
+    """Shape, dtype and sharding of each leaf: where the restored arrays go."""
+    return jax.tree.map(ocp.utils.to_shape_dtype_struct, _storable(template))
 
 
 def save(path: str | os.PathLike, tree: Any) -> Path:
-    """Write the pytree ``tree`` (arrays or scalars as leaves) to ``path`` atomically.
+    """Write the pytree ``tree`` to the checkpoint directory ``path`` (replacing one there).
 
-    path: the target file (``.npz`` is customary); its directory is created.
-    Returns the path. Leaves are copied to host memory; dtypes are kept exactly.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, np.ndarray] = {}
-    for name, leaf in _flatten(tree).items():
-        if _is_key(leaf):
-            arrays[name + _KEY_SUFFIX] = np.asarray(jax.random.key_data(leaf))
-        else:
-            arrays[name] = np.asarray(leaf)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    Returns the absolute path. Every process of a multi-process run calls it (each writes
+    its shards)."""
+    path = Path(path).absolute()
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(path, _storable(tree), force=True)
     return path
 
 
 def restore(path: str | os.PathLike, template: Any) -> Any:
-    """Read ``path`` into a pytree with ``template``'s structure (its values are ignored).
+    """Read the checkpoint directory ``path`` into a pytree shaped and placed like
+    ``template`` (its values are ignored).
 
-    template: a pytree like the one saved (e.g. ``{"params": ..., "model_state": ...}`` of a
-        freshly built model). Leaves come back as ``jax.Array`` with the saved values.
     Raises :class:`CheckpointMismatch` naming the entry that is missing, unexpected, or of
     another shape or dtype; ``FileNotFoundError`` if ``path`` does not exist.
     """
-    path = Path(path)
+    path = Path(path).absolute()
     if not path.exists():
         raise FileNotFoundError(f"checkpoint path {str(path)!r} does not exist")
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
-    with np.load(path, allow_pickle=False) as archive:
-        stored = {name: archive[name] for name in archive.files}
-    out, expected = [], set()
-    for key_path, like in leaves:
-        name = jax.tree_util.keystr(key_path)
-        is_key = _is_key(like)
-        entry = name + _KEY_SUFFIX if is_key else name
-        expected.add(entry)
-        if entry not in stored:
-            raise CheckpointMismatch(f"checkpoint {path.name} has no entry {name}; the model "
-                                     f"expects it (checkpoint entries: {sorted(stored)[:8]}...)")
-        value = stored[entry]
-        like_data = jax.random.key_data(like) if is_key else like
-        like_shape, like_dtype = np.shape(like_data), np.asarray(like_data).dtype
-        if value.shape != like_shape:
-            raise CheckpointMismatch(f"checkpoint entry {name} has shape {value.shape}; the "
-                                     f"model expects {like_shape}")
-        if value.dtype != like_dtype:
-            raise CheckpointMismatch(f"checkpoint entry {name} has dtype {value.dtype}; the "
-                                     f"model expects {like_dtype}")
-        if is_key:
-            out.append(jax.random.wrap_key_data(value, impl=jax.random.key_impl(like)))
-        else:
-            out.append(jnp.asarray(value))
-    extra = sorted(set(stored) - expected)
-    if extra:
-        raise CheckpointMismatch(f"checkpoint {path.name} has entry {extra[0]} that the model "
-                                 f"does not have ({len(extra)} unexpected in all)")
-    return jax.tree_util.tree_unflatten(treedef, out)
+    with ocp.StandardCheckpointer() as checkpointer:
+        _check(checkpointer.metadata(path).item_metadata, _storable(template), str(path))
+        return _rewrap(checkpointer.restore(path, _abstract(template)), template)
 
 
-def save_train_state(path: str | os.PathLike, state: Any, *, with_optimizer: bool = True) -> Path:
-    """Save a ``train.TrainState``: params, model_state, step and key, and the optimizer
-    state if ``with_optimizer`` (needed to resume training exactly)."""
-    tree = {"params": state.params, "model_state": state.model_state, "step": state.step,
-            "key": state.key}
-    if with_optimizer:
-        tree["opt_state"] = state.opt_state
-    return save(path, tree)
+class Checkpoints:
+    """A run's checkpoints: ``directory/<step>/``, the newest ``keep`` of them.
 
+    directory: created if missing; a directory of an earlier run is read and continued.
+    every: used as ``fit(on_epoch=checkpoints)``, save after every ``every``-th epoch.
+    keep: how many to keep (older ones are deleted after a newer one is complete).
+    """
 
-def restore_train_state(path: str | os.PathLike, template: Any, *,
-                        with_optimizer: bool = True) -> Any:
-    """The ``TrainState`` saved by :func:`save_train_state`, shaped like ``template``.
+    def __init__(self, directory: str | os.PathLike, *, every: int = 1, keep: int = 3):
+        self.every = positive("every", every, integer=True)
+        self.keep = positive("keep", keep, integer=True)
+        self.directory = Path(directory).absolute()
+        self._manager = ocp.CheckpointManager(self.directory, options=ocp.CheckpointManagerOptions(
+            max_to_keep=keep, create=True, enable_async_checkpointing=False))
 
-    Without the optimizer state, ``template.opt_state`` is kept (a fresh optimizer)."""
-    tree = {"params": template.params, "model_state": template.model_state,
-            "step": template.step, "key": template.key}
-    if with_optimizer:
-        tree["opt_state"] = template.opt_state
-    got = restore(path, tree)
-    return template._replace(params=got["params"], model_state=got["model_state"],
-                             step=got["step"], key=got["key"],
-                             opt_state=got.get("opt_state", template.opt_state))
+    def __call__(self, epoch: int, state: Any) -> dict[str, Any]:
+        """The ``on_epoch`` hook: save after epochs every-1, 2*every-1, ... (0-based)."""
+        if (epoch + 1) % self.every == 0:
+            self.save(state)
+            return {"checkpoint": int(state.step)}
+        return {}
+
+    @property
+    def steps(self) -> list[int]:
+        """The saved steps, oldest first."""
+        return sorted(self._manager.all_steps())
+
+    def latest_step(self) -> int | None:
+        steps = self.steps
+        return steps[-1] if steps else None
+
+    def save(self, state: Any) -> int:
+        """Save ``state`` (a TrainState) under its step count; returns that step."""
+        step = int(state.step)
+        self._manager.save(step, args=ocp.args.StandardSave(_storable(state)), force=True)
+        self._manager.wait_until_finished()
+        return step
+
+    def restore(self, template: Any, step: int | None = None) -> Any:
+        """The state saved at ``step`` (default: the newest), shaped and placed like
+        ``template`` (a fresh ``init_state``). FileNotFoundError if there is none."""
+        step = self.latest_step() if step is None else step
+        if step is None or step not in self.steps:
+            raise FileNotFoundError(f"no checkpoint {'' if step is None else f'at step {step} '}"
+                                    f"in {self.directory} (saved steps: {self.steps})")
+        _check(self._manager.item_metadata(step), _storable(template),
+               str(self.directory / str(step)))
+        got = self._manager.restore(step, args=ocp.args.StandardRestore(_abstract(template)))
+        return _rewrap(type(template)(*got) if isinstance(template, tuple) else got, template)
+
+    def close(self) -> None:
+        self._manager.close()
+
+    def __enter__(self) -> "Checkpoints":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -12,6 +12,8 @@ from typing import Any, Callable
 import jax
 from flax import nnx
 
+from jaxbasics._once import jit_once
+
 
 def functional(model: nnx.Module) -> tuple[Callable[..., Any], nnx.State]:
     """Return ``(apply, params)`` with ``apply(params, *args) == model(*args)``.
@@ -60,6 +62,19 @@ def stateful(model: nnx.Module) -> tuple[Callable[..., Any], nnx.State, nnx.Stat
         return out, new_state
 
     return apply, params, rest
+
+
+def build(make: Callable[[], nnx.Module]) -> nnx.Module:
+    """``make()``, with every parameter initialiser run by one compiled program.
+
+    Building a module eagerly compiles one small program per parameter shape (each
+    ``nnx.Conv``'s truncated-normal kernel, say); here ``nnx.eval_shape`` gives the
+    structure without computing anything and one ``jax.jit`` computes all the values.
+    ``make`` must be deterministic (seed its ``nnx.Rngs`` inside), e.g.
+    ``build(lambda: MLP(rngs=nnx.Rngs(0)))``.
+    """
+    graphdef, _ = nnx.split(nnx.eval_shape(make))
+    return nnx.merge(graphdef, jit_once(lambda: nnx.state(make()))())
 
 
 def count_params(params: Any) -> int:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 
@@ -76,10 +77,11 @@ def regularized(objective: Callable[..., Any], *, l1: float = 0.0, l2: float = 0
 
 def fraction_small(params: Any, threshold: float = 1e-3,
                    only: Callable[[Array], bool] | None = None) -> float:
-    """The fraction of entries with ``|w| < threshold`` (sparsity), a Python float."""
-    leaves = _leaves(params, only)
-    total = sum(int(jnp.size(w)) for w in leaves)
+    """The fraction of entries with ``|w| < threshold`` (sparsity), a Python float,
+    counted on the host (a report, not a training computation)."""
+    leaves = [np.asarray(w) for w in _leaves(params, only)]
+    total = sum(w.size for w in leaves)
     if total == 0:
         raise ValueError("params has no entries to measure")
-    small = sum(int(jnp.sum(jnp.abs(w) < threshold)) for w in leaves)
+    small = sum(int(np.sum(np.abs(w) < threshold)) for w in leaves)
     return small / total

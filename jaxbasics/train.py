@@ -1,22 +1,29 @@
-"""The training engine: one step function, three ways to run it.
+"""The training engine: a step that owns its compiled programs, run three ways.
 
-A step is a pure function ``step(state, batch) -> (state, metrics)`` built by
-:func:`make_step` from an objective and an Optax ``GradientTransformation``. :func:`fit`
-runs it in one of three modes, chosen by a parameter:
+:func:`make_step` turns an objective and an Optax ``GradientTransformation`` into a
+:class:`Step`: the pure function ``step.fn(state, batch) -> (state, metrics)`` and the
+programs compiled from it (the initial state, the jitted step, fused epochs, evaluation),
+kept on the object the way Keras keeps its train function on the trainer. A second
+:func:`fit` or :meth:`Step.evaluate` with the same step compiles nothing.
+
+:func:`fit` runs the step in one of three modes, chosen by a parameter:
 
 ``eager``
     no ``jit`` at all: every operation is dispatched one by one from Python, as PyTorch does.
 ``jit``
     the step is compiled once and called from Python once per batch; its metrics are
     written into a history buffer on the device (donated, so updated in place) and come
-    back in one transfer at the end of the epoch (or of a full-batch run).
+    back in one transfer per compiled call's worth of steps.
 ``fused``
-    a whole epoch (or a whole full-batch run) is one compiled ``jax.lax.scan``, the data
-    resident on the device, batches gathered on the device by index.
+    whole epochs (or a whole full-batch run) are one compiled ``jax.lax.scan``: the data
+    resident on the device, each epoch's shuffle computed and its batches gathered on the
+    device.
 
 All three run the same step on the same batches in the same order, so they give the same
-numbers for the same seed. Per-step metrics come back as a history; logging reads that
-history, so ``fused`` needs no host sync per step.
+numbers for the same seed. Positions are absolute: ``state.step`` says which epoch and
+batch come next, epoch ``e`` is shuffled by ``fold_in(key, e)`` and a stochastic objective
+gets ``fold_in(state.key, state.step)`` as its key, so a run saved between two compiled
+calls and resumed reproduces the uninterrupted run bit for bit.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +40,7 @@ import optax
 from jax import Array
 
 from jaxbasics._checks import choice, positive, same_leading_axis
-from jaxbasics.data.batching import epoch_indices, take
+from jaxbasics.data.batching import epoch_indices, num_batches, take
 
 MODES = ("eager", "jit", "fused")
 
@@ -46,9 +53,11 @@ class TrainState(NamedTuple):
 
     params: the model's parameters (any pytree).
     opt_state: the optimizer's state (``optimizer.init(params)``).
-    step: () int32, how many updates have been applied.
+    step: () int32, how many updates have been applied; it also fixes the position in the
+        data (epoch ``step // batches_per_epoch``) and the key of the next step.
     model_state: non-trained state such as batch-norm statistics, or None.
-    key: a PRNG key split once per step for stochastic objectives (dropout), or None.
+    key: a PRNG key for stochastic objectives (dropout), or None. It never changes: step
+        ``s`` uses ``fold_in(key, s)``.
     """
 
     params: Any
@@ -58,24 +67,104 @@ class TrainState(NamedTuple):
     key: Array | None = None
 
 
-def init_state(params: Any, optimizer: optax.GradientTransformation, *,
-               model_state: Any = None, key: Array | None = None) -> TrainState:
-    """The state before the first step."""
+def _new_state(optimizer: optax.GradientTransformation, params: Any, model_state: Any,
+               key: Array | None) -> TrainState:
     return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32), model_state, key)
 
 
-Step = Callable[[TrainState, Batch], tuple[TrainState, Metrics]]
+class Step:
+    """A training step and the programs compiled from it.
+
+    fn: the pure ``fn(state, batch) -> (state, metrics)``; calling the step calls it.
+        ``jax.jit(step.fn)`` or :attr:`jit` is all a hand-written loop needs.
+    optimizer: the Optax transformation it applies (given once, to :func:`make_step`).
+    objective: the objective it differentiates, as given to :func:`make_step`.
+    metrics: the per-example evaluation function, or None (see :meth:`evaluate`).
+
+    The compiled programs live in this object and die with it: keep the step for as long
+    as you train the same model, and build a new one for a new objective.
+    """
+
+    def __init__(self, fn: Callable[[TrainState, Batch], tuple[TrainState, Metrics]],
+                 optimizer: optax.GradientTransformation, objective: Callable[..., Any],
+                 metrics: Callable[..., dict[str, Array]] | None = None):
+        self.fn = fn
+        self.optimizer = optimizer
+        self.objective = objective
+        self.metrics = metrics
+        self._programs: dict[str, Callable] = {}
+
+    def __call__(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
+        return self.fn(state, batch)
+
+    def _program(self, name: str, build: Callable[[], Callable]) -> Callable:
+        if name not in self._programs:
+            self._programs[name] = build()
+        return self._programs[name]
+
+    @property
+    def jit(self) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
+        """``jax.jit(self.fn)``, compiled once per batch shape."""
+        return self._program("jit", lambda: jax.jit(self.fn))
+
+    def init(self, params: Any, *, model_state: Any = None,
+             key: Array | None = None) -> TrainState:
+        """The state before the first step, built by one compiled program."""
+        program = self._program("init", lambda: jax.jit(functools.partial(_new_state,
+                                                                           self.optimizer)))
+        return program(params, model_state, key)
+
+    def evaluate(self, state: TrainState, data: Batch,
+                 batch_size: int | None = None) -> dict[str, float]:
+        """Mean of the per-example ``metrics`` over ``data``, in one compiled program.
+
+        ``metrics(params, batch) -> {name: (b,) array}``, one value per example (e.g.
+        ``{"loss": cross_entropy(..., reduction="none"), "accuracy": pred == y}``); when the
+        state has a ``model_state`` (batch-norm statistics) it is
+        ``metrics(params, batch, model_state)``.
+        batch_size: examples per batch (None: all at once). The last batch is padded and
+            masked, so every example counts exactly once.
+        Returns ``{name: mean over all examples}`` as Python floats.
+        """
+        if self.metrics is None:
+            raise ValueError("this step has no metrics function: pass "
+                             "make_step(..., metrics=fn) to evaluate with it")
+        n = _num_examples(data)
+        bs = n if batch_size is None else min(positive("batch_size", batch_size, integer=True), n)
+        nb = math.ceil(n / bs)
+        flat = np.arange(nb * bs)
+        idx = np.minimum(flat, n - 1).reshape(nb, bs).astype(np.int32)
+        mask = (flat < n).reshape(nb, bs)
+        program = self._program("evaluate", lambda: jax.jit(functools.partial(
+            _evaluate_batches, self.metrics)))
+        totals = jax.device_get(program(state, jax.device_put(data), *jax.device_put((idx, mask))))
+        return {k: float(v) / n for k, v in totals.items()}
+
+
+def init_state(params: Any, step: Step, *, model_state: Any = None,
+               key: Array | None = None) -> TrainState:
+    """The state before the first step of ``step`` (``step.optimizer.init(params)``).
+
+    model_state: non-trained state (batch-norm statistics) for stateful objectives.
+    key: the dropout key of stateful objectives; step ``s`` draws ``fold_in(key, s)``.
+    """
+    if not isinstance(step, Step):
+        raise TypeError("init_state takes the Step that make_step returned (it carries the "
+                        f"optimizer); got {type(step).__name__}")
+    return step.init(params, model_state=model_state, key=key)
 
 
 def make_step(objective: Callable[..., Any], optimizer: optax.GradientTransformation, *,
-              has_aux: bool = False, stateful: bool = False) -> Step:
-    """Build ``step(state, batch) -> (state, metrics)`` from an objective and an optimizer.
+              has_aux: bool = False, stateful: bool = False,
+              metrics: Callable[..., dict[str, Array]] | None = None) -> Step:
+    """Build a :class:`Step` from an objective and an optimizer.
 
     objective, plain: ``objective(params, batch) -> loss``, a () float scalar, or with
         ``has_aux`` ``-> (loss, metrics)`` where metrics is a dict of arrays to record.
     objective, ``stateful=True``: ``objective(params, batch, model_state, key) ->
-        (loss, (model_state, metrics))``; ``key`` is a fresh split of ``state.key`` each
-        step (None if the state has no key) and the returned model_state replaces the old.
+        (loss, (model_state, metrics))``; ``key`` is ``fold_in(state.key, state.step)``
+        (None if the state has no key) and the returned model_state replaces the old.
+    metrics: per-example evaluation metrics for :meth:`Step.evaluate`.
 
     The update is ``optimizer.update(grads, opt_state, params, value=, grad=, value_fn=)``
     so optimizers that need the loss (``optax.lbfgs``, ``optax.contrib.reduce_on_plateau``)
@@ -85,10 +174,10 @@ def make_step(objective: Callable[..., Any], optimizer: optax.GradientTransforma
     tx = optax.with_extra_args_support(optimizer)
 
     def step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
-        key, subkey = (None, None) if state.key is None else jax.random.split(state.key)
+        key = None if state.key is None else jax.random.fold_in(state.key, state.step)
         if stateful:
             def value_fn(params):
-                return objective(params, batch, state.model_state, subkey)
+                return objective(params, batch, state.model_state, key)
         else:
             def value_fn(params):
                 return objective(params, batch)
@@ -102,76 +191,63 @@ def make_step(objective: Callable[..., Any], optimizer: optax.GradientTransforma
         updates, opt_state = tx.update(grads, state.opt_state, state.params,
                                        value=loss, grad=grads, value_fn=scalar_fn)
         params = optax.apply_updates(state.params, updates)
-        new_state = TrainState(params, opt_state, state.step + 1, model_state, key)
+        new_state = TrainState(params, opt_state, state.step + 1, model_state, state.key)
         return new_state, {"loss": loss, **metrics}
 
-    return step
+    return Step(step, optimizer, objective, metrics)
 
 
-# Compiled runners, cached per step function so that repeated fits never recompile.
+# The bodies of the compiled programs. ``fn`` is bound by functools.partial once per Step.
 
-def _scan_batches(step: Step, state: TrainState, data: Batch, idx: Array):
-    """Run ``step`` over the batches ``data[idx[i]]``; idx: (num_batches, batch_size)."""
-    return jax.lax.scan(lambda s, row: step(s, take(data, row)), state, idx)
-
-
-def _scan_full(step: Step, state: TrainState, data: Batch, num_steps: int):
-    """Run ``step`` ``num_steps`` times on the whole of ``data``."""
-    # Not unrolled: on CPU unroll=4 saves 35 % of 3000 linear-regression epochs (1.85 ->
-    # 1.19 ms) but makes the 4 x 20000 Himmelblau steps 8x slower (0.55 -> 4.6 ms).
-    return jax.lax.scan(lambda s, _: step(s, data), state, None, length=num_steps)
+def _order(key: Array | None, epoch: Array, n: int, batch_size: int) -> Array:
+    """Epoch ``epoch``'s batches, (n // batch_size, batch_size) int32."""
+    return epoch_indices(None if key is None else jax.random.fold_in(key, epoch), n, batch_size)
 
 
-def _recorded_step(step: Step, state: TrainState, history: Metrics, i: Array, data: Batch,
-                   idx: Array | None):
-    """One step of ``jit`` mode: the step's metrics go to row ``i`` of ``history``; with
-    ``idx`` (num_batches, batch_size) the batch is data[idx[i]]."""
-    batch = data if idx is None else take(data, jax.lax.dynamic_index_in_dim(idx, i, 0, False))
-    state, metrics = step(state, batch)
-    history = jax.tree.map(lambda h, m: h.at[i].set(m), history, metrics)
-    return state, history, i + 1
+def _fused(fn, state, data, key, epoch0, batch0, *, epochs: int, batches: int,
+           batch_size: int | None):
+    """``epochs`` epochs from ``epoch0``, each ``batches`` batches from ``batch0`` (a whole
+    epoch when ``epochs > 1``); full batch when ``batch_size`` is None. Metrics are
+    (epochs, ...) for full batch, (epochs, batches, ...) otherwise."""
+    def epoch(state, e):
+        if batch_size is None:
+            return fn(state, data)
+        rows = _order(key, epoch0 + e, _num_examples(data), batch_size)
+        rows = jax.lax.dynamic_slice_in_dim(rows, batch0, batches)
+        return jax.lax.scan(lambda s, row: fn(s, take(data, row)), state, rows)
+    return jax.lax.scan(epoch, state, jnp.arange(epochs))
 
 
-@functools.lru_cache(maxsize=None)
-def _runner(step: Step, mode: str, full_batch: bool) -> Callable:
-    """The function that runs one unit of work: a step (eager/jit) or a whole epoch (fused)."""
-    if mode == "fused":
-        if full_batch:
-            return jax.jit(functools.partial(_scan_full, step), static_argnums=2)
-        return jax.jit(functools.partial(_scan_batches, step))
-    if mode == "jit":
-        # Only the history is donated (updated in place): donating the state too made
-        # small steps ~25 % faster but the CPU ResNet step ~35 % slower.
-        return jax.jit(functools.partial(_recorded_step, step), donate_argnums=1)
-    if full_batch:
-        return step
-
-    def one(state, data, row):
-        return step(state, take(data, row))
-    return one
+def _recorded(fn, state, history, i, j, data, rows):
+    """One ``jit``-mode step on batch ``rows[i]`` (the whole data if rows is None); its
+    metrics go to row ``j`` of ``history``."""
+    batch = data if rows is None else take(data, jax.lax.dynamic_index_in_dim(rows, i, 0, False))
+    state, metrics = fn(state, batch)
+    history = jax.tree.map(lambda h, m: h.at[j].set(m), history, metrics)
+    return state, history, i + 1, j + 1
 
 
-@functools.lru_cache(maxsize=None)
-def _jitted(step: Step) -> Callable:
-    """``jax.jit(step)``, for its cached ``eval_shape``."""
-    return jax.jit(step)
+def _evaluate_batches(metric_fn, state, data, idx, mask):
+    def per_example(batch):
+        if state.model_state is None:
+            return metric_fn(state.params, batch)
+        return metric_fn(state.params, batch, state.model_state)
 
+    def body(total, row_mask):
+        row, valid = row_mask
+        values = per_example(take(data, row))
+        return jax.tree.map(lambda t, v: t + jnp.sum(jnp.where(valid, v, 0)), total, values), None
 
-def _run_jit(run: Callable, step: Step, state: TrainState, data: Batch, count: int,
-             idx: Array | None) -> tuple[TrainState, dict[str, np.ndarray]]:
-    """``count`` calls of the jitted step; the metrics stay on the device until the end."""
-    batch = data if idx is None else take(data, idx[0])
-    _, shapes = _jitted(step).eval_shape(state, batch)
-    history = jax.tree.map(lambda m: jnp.zeros((count, *m.shape), m.dtype), shapes)
-    i = jnp.zeros((), jnp.int32)
-    for _ in range(count):
-        state, history, i = run(state, history, i, data, idx)
-    return state, {k: np.asarray(v) for k, v in jax.device_get(history).items()}
+    shapes = jax.eval_shape(per_example, take(data, idx[0]))
+    zeros = jax.tree.map(lambda s: jnp.zeros((), jnp.int32 if s.dtype == jnp.bool_ else s.dtype),
+                         shapes)
+    return jax.lax.scan(body, zeros, (idx, mask))[0]
 
 
 @dataclasses.dataclass
 class LogEvent:
-    """What ``on_log`` receives. Positions are 0-based; ``metrics`` are host floats."""
+    """What ``on_log`` receives. Positions are 0-based and absolute (a resumed run goes on
+    counting); ``metrics`` are host floats."""
 
     step: int
     epoch: int
@@ -184,38 +260,56 @@ class LogEvent:
 class History:
     """What a fit recorded.
 
-    steps: per-step training metrics, each a (total_steps, ...) numpy array, the loss
+    steps: per-step training metrics of this fit, each a (steps, ...) numpy array, the loss
         before each update included.
     epochs: what ``on_epoch`` returned after each epoch (evaluations), one dict per epoch.
     stopped_early: True if ``on_epoch`` asked to stop before the epoch budget.
     """
 
-    steps: dict[str, np.ndarray]
+    steps: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     epochs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     stopped_early: bool = False
 
     @property
     def loss(self) -> np.ndarray:
-        """(total_steps,) the training loss before each update."""
+        """(steps,) the training loss before each update."""
         return self.steps["loss"]
 
 
 class NonFiniteLoss(FloatingPointError):
-    """The training loss became NaN or infinite; ``state`` is the last state before it."""
+    """The training loss became NaN or infinite.
 
-    def __init__(self, message: str, state: TrainState):
+    state: the state at the start of the compiled call in which it happened (in ``eager``
+        and ``jit`` mode a call is one epoch; in ``fused`` mode whatever ``fit`` ran as one
+        program: an epoch, or the whole run for full batch without ``on_epoch``), so every
+        update in it is finite.
+    step: the absolute step whose loss was not finite; loss: that value;
+    learning_rate: the optimizer's learning rate where the state exposes it, else None.
+    """
+
+    def __init__(self, message: str, state: TrainState, step: int, loss: float,
+                 learning_rate: float | None = None):
         super().__init__(message)
-        self.state = state
+        self.state, self.step, self.loss, self.learning_rate = state, step, loss, learning_rate
 
 
-def _check_finite(losses: np.ndarray, first_step: int, state: TrainState) -> None:
-    bad = np.flatnonzero(~np.isfinite(losses))
-    if bad.size:
-        at = int(bad[0])
-        raise NonFiniteLoss(
-            f"training loss became {losses[at]} at step {first_step + at}; the learning rate "
-            "may be too large or the inputs not normalised (the exception's .state holds "
-            "the state from before the epoch that failed)", state)
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`fit`. ``state`` is the state after the last compiled call that
+    completed (a consistent position to save and resume from); ``history`` what it
+    recorded up to there."""
+
+    def __init__(self, state: TrainState, history: History):
+        super().__init__(f"training interrupted at step {int(state.step)}")
+        self.state, self.history = state, history
+
+
+def learning_rate(opt_state: Any) -> float | None:
+    """The learning rate an ``optax.inject_hyperparams`` state holds, or None."""
+    for node in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(
+            x, optax.InjectHyperparamsState)):
+        if isinstance(node, optax.InjectHyperparamsState) and "learning_rate" in node.hyperparams:
+            return float(node.hyperparams["learning_rate"])
+    return None
 
 
 def _num_examples(data: Batch) -> int:
@@ -226,143 +320,185 @@ def _num_examples(data: Batch) -> int:
     return same_leading_axis(**{f"data leaf {i}": a for i, a in enumerate(leaves)})
 
 
-def _stack(metrics: list[Metrics]) -> dict[str, np.ndarray]:
-    # One transfer of the whole list, stacked by numpy: jnp.stack of thousands of arrays
-    # would compile an XLA program with one operand per step.
-    host = jax.device_get(metrics)
-    return {k: np.stack([np.asarray(m[k]) for m in host]) for k in host[0]}
+class _Chunk(NamedTuple):
+    epoch: int    # the epoch of its first step
+    batch0: int   # the batch of its first step within that epoch
+    epochs: int   # whole epochs (> 1 only when batch0 == 0 and batches == per_epoch)
+    batches: int  # batches per epoch in it
+
+
+def _chunks(position: int, end: int, per_epoch: int, max_epochs: int,
+            max_steps: int) -> Iterator[_Chunk]:
+    """Split steps [position, end) into compiled calls: whole epochs where possible."""
+    while position < end:
+        epoch, b = divmod(position, per_epoch)
+        if b == 0 and max_steps >= per_epoch:
+            e = min(max_epochs, (end - position) // per_epoch)
+            yield _Chunk(epoch, 0, e, per_epoch)
+            position += e * per_epoch
+        else:
+            n = min(max_steps, per_epoch - b, end - position)
+            yield _Chunk(epoch, b, 1, n)
+            position += n
 
 
 def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: int | None = None,
         key: Array | None = None, mode: str = "jit", log_every: int = 0,
         on_log: Callable[[LogEvent], None] | None = None,
         on_epoch: Callable[[int, TrainState], dict[str, Any] | None] | None = None,
-        progress: bool = False) -> tuple[TrainState, History]:
+        steps_per_call: int | None = None, progress: bool = False) -> tuple[TrainState, History]:
     """Train: ``epochs`` passes over ``data``, each one step (full batch) or a shuffled pass.
 
     step: from :func:`make_step`.
-    state: from :func:`init_state`.
-    data: a pytree of arrays sharing their first (example) axis, e.g. ``(x, y)``; put it on
-        the device once (``jax.device_put``) and every mode reads it there. Full-batch
-        objectives with no data (a function to minimise) take ``None``.
-    epochs: passes over the data. With ``batch_size=None`` each pass is one full-batch step
-        (seed 000's "epoch") and ``fused`` runs all of them in one ``lax.scan``.
+    state: from :func:`init_state`, or a state a fit returned or a checkpoint restored: the
+        run goes on from epoch ``state.step // batches_per_epoch``; a state saved in the
+        middle of an epoch resumes with that epoch's next batch.
+    data: a pytree of arrays sharing their first (example) axis, e.g. ``(x, y)``; it is put
+        on the device once. Full-batch objectives with no data (a function to minimise)
+        take ``None``.
+    epochs: passes to run in this call (a partial epoch the state is in counts as one).
+        With ``batch_size=None`` each pass is one full-batch step (seed 000's "epoch").
     batch_size: minibatch size; the last partial batch is dropped (see ``epoch_indices``).
-    key: shuffles each epoch (``fold_in(key, epoch)``); None keeps the data's order.
+    key: shuffles epoch ``e`` with ``fold_in(key, e)``; None keeps the data's order.
     mode: ``'eager'``, ``'jit'`` or ``'fused'`` (see the module docstring).
-    log_every, on_log: call ``on_log(LogEvent)`` at 0-based batch positions ``b`` with
-        ``b % log_every == 0`` (the seeds' ``batch_idx % 100 == 0``; for full batch, steps).
-        In ``fused`` mode the events are replayed from the history after each compiled call.
-    on_epoch: ``on_epoch(epoch, state) -> dict | None`` after each minibatch epoch (run
-        evaluations there); a dict with ``"stop": True`` ends training early.
-    progress: a tqdm bar over epochs.
+    log_every, on_log: call ``on_log(LogEvent)`` at batch positions ``b`` with
+        ``b % log_every == 0`` (the seeds' ``batch_idx % 100 == 0``; for full batch, steps),
+        replayed from each compiled call's metrics, so no mode syncs per step for them.
+    on_epoch: ``on_epoch(epoch, state) -> dict | None`` after each epoch (run evaluations,
+        save checkpoints there); a dict with ``"stop": True`` ends training early. With it,
+        ``fused`` compiles one epoch per call instead of the whole run.
+    steps_per_call: at most this many steps per compiled call (fused) or per transfer of
+        metrics (jit), to keep Ctrl-C and progress responsive on long epochs.
+    progress: a tqdm bar on stderr (only on a terminal): examples/s and the loss.
 
     Returns the final state and the :class:`History`. A non-finite loss raises
-    :class:`NonFiniteLoss` (a ``FloatingPointError``) naming the step and carrying the last
-    good state.
+    :class:`NonFiniteLoss`; Ctrl-C raises :class:`Interrupted` carrying the last
+    consistent state.
     """
     choice("mode", mode, MODES)
     positive("epochs", epochs, integer=True)
     if log_every:
         positive("log_every", log_every, integer=True)
+    if steps_per_call is not None:
+        positive("steps_per_call", steps_per_call, integer=True)
+    if not isinstance(step, Step):
+        raise TypeError(f"step must be what make_step returns; got {type(step).__name__}")
     full_batch = batch_size is None
-    n = _num_examples(data) if not full_batch else 0
-    run = _runner(step, mode, full_batch)
+    n = 0 if full_batch else _num_examples(data)
+    per_epoch = 1 if full_batch else num_batches(n, batch_size)
+    data = jax.device_put(data)
+    position = int(state.step)
+    first_epoch = position // per_epoch
+    end = (first_epoch + epochs) * per_epoch
+    if full_batch:  # each epoch is one step: steps_per_call counts epochs
+        max_epochs, max_steps = (1 if on_epoch else steps_per_call or epochs), 1
+    else:
+        max_epochs, max_steps = (1 if on_epoch or mode != "fused" else epochs), steps_per_call or per_epoch
 
-    def emit(chunk: dict[str, np.ndarray], epoch0: int, step0: int, nb: int) -> None:
-        if not (on_log and log_every):
-            return
-        for i in range(len(chunk["loss"])):
-            epoch, batch = (epoch0 + i, 0) if full_batch else (epoch0, i)
-            if (step0 + i if full_batch else batch) % log_every == 0:
-                on_log(LogEvent(step0 + i, epoch, batch, nb,
-                                {k: v[i].tolist() for k, v in chunk.items()}))
-
-    if full_batch:
-        initial = state
-        if mode == "fused":
-            state, metrics = run(state, data, epochs)
-            history = {k: np.asarray(v) for k, v in metrics.items()}
-        elif mode == "jit":
-            state, history = _run_jit(run, step, state, data, epochs, None)
-        else:
-            collected = []
-            for _ in range(epochs):
-                state, metrics = run(state, data)
-                collected.append(metrics)
-            history = _stack(collected)
-        _check_finite(history["loss"], 0, initial)
-        emit(history, 0, 0, 1)
-        return state, History(history)
-
+    history = History()
     chunks: list[dict[str, np.ndarray]] = []
-    result = History({})
-    epoch_iter = range(epochs)
-    if progress:
-        from tqdm.auto import tqdm
-        epoch_iter = tqdm(epoch_iter, desc="epochs", leave=False)
-    step0 = 0
-    for epoch in epoch_iter:
-        idx = epoch_indices(None if key is None else jax.random.fold_in(key, epoch), n,
-                            batch_size)
-        if mode == "fused":
-            new_state, metrics = run(state, data, idx)
-            chunk = {k: np.asarray(v) for k, v in metrics.items()}
-        elif mode == "jit":
-            new_state, chunk = _run_jit(run, step, state, data, len(idx), idx)
+    bar = _progress_bar(end - position, batch_size or 1) if progress else None
+    try:
+        for chunk in _chunks(position, end, per_epoch, max_epochs, max_steps):
+            new_state, metrics = _run_chunk(step, mode, state, data, key, chunk, batch_size)
+            start = chunk.epoch * per_epoch + chunk.batch0
+            _check_finite(metrics["loss"], start, state)
+            state = new_state
+            chunks.append(metrics)
+            _emit(on_log, log_every, metrics, start, per_epoch)
+            if bar is not None:
+                bar.update(len(metrics["loss"]) * (batch_size or 1))
+                bar.set_postfix(loss=f"{float(metrics['loss'][-1]):.4g}", refresh=False)
+            if on_epoch is not None and chunk.batch0 + chunk.batches == per_epoch:
+                logs = on_epoch(chunk.epoch, state) or {}
+                history.epochs.append(logs)
+                if logs.get("stop"):
+                    history.stopped_early = (chunk.epoch + 1) * per_epoch < end
+                    break
+    except KeyboardInterrupt:
+        history.steps = _concatenate(chunks)
+        raise Interrupted(state, history) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    history.steps = _concatenate(chunks)
+    return state, history
+
+
+def _run_chunk(step: Step, mode: str, state: TrainState, data: Batch, key: Array | None,
+               chunk: _Chunk, batch_size: int | None) -> tuple[TrainState, dict[str, np.ndarray]]:
+    """One compiled call (fused), one metrics transfer (jit) or its steps (eager)."""
+    full_batch = batch_size is None
+    count = chunk.epochs * chunk.batches
+    if mode == "fused":
+        program = step._program("fused", lambda: jax.jit(
+            functools.partial(_fused, step.fn),
+            static_argnames=("epochs", "batches", "batch_size")))
+        state, metrics = program(state, data, key, chunk.epoch, chunk.batch0,
+                                 epochs=chunk.epochs, batches=chunk.batches,
+                                 batch_size=batch_size)
+        return state, {k: np.asarray(v).reshape(count, *v.shape[1 + (not full_batch):])
+                       for k, v in metrics.items()}
+    rows = None
+    if not full_batch:
+        n = _num_examples(data)
+        if mode == "eager":
+            rows = _order(key, chunk.epoch, n, batch_size)
         else:
-            new_state, collected = state, []
-            for row in idx:
-                new_state, metrics = run(new_state, data, row)
-                collected.append(metrics)
-            chunk = _stack(collected)
-        _check_finite(chunk["loss"], step0, state)
-        state = new_state
-        emit(chunk, epoch, step0, len(idx))
-        chunks.append(chunk)
-        step0 += len(idx)
-        if on_epoch is not None:
-            logs = on_epoch(epoch, state) or {}
-            result.epochs.append(logs)
-            if logs.get("stop"):
-                result.stopped_early = epoch + 1 < epochs
-                break
-    result.steps = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
-    return state, result
+            order = step._program("order", lambda: jax.jit(
+                _order, static_argnames=("n", "batch_size")))
+            rows = order(key, chunk.epoch, n=n, batch_size=batch_size)
+    if mode == "eager":
+        collected = []
+        for i in range(chunk.batch0, chunk.batch0 + count):
+            state, metrics = step.fn(state, data if rows is None else take(data, rows[i]))
+            collected.append(metrics)
+        host = jax.device_get(collected)
+        return state, {k: np.stack([np.asarray(m[k]) for m in host]) for k in host[0]}
+    batch_shape = data if rows is None else jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct((batch_size, *a.shape[1:]), a.dtype), data)
+    _, shapes = step.jit.eval_shape(state, batch_shape)
+    history = jax.device_put(jax.tree.map(lambda m: np.zeros((count, *m.shape), m.dtype), shapes))
+    # Only the history is donated (updated in place): donating the state too made small
+    # steps faster but the CPU ResNet step slower.
+    program = step._program("recorded", lambda: jax.jit(
+        functools.partial(_recorded, step.fn), donate_argnums=1))
+    i, j = jax.device_put((np.int32(chunk.batch0), np.int32(0)))
+    for _ in range(count):
+        state, history, i, j = program(state, history, i, j, data, rows)
+    return state, {k: np.asarray(v) for k, v in jax.device_get(history).items()}
 
 
-@functools.lru_cache(maxsize=None)
-def _eval_runner(metric_fn: Callable) -> Callable:
-    def run(params, data, idx, mask):
-        def body(total, row_mask):
-            row, valid = row_mask
-            values = metric_fn(params, take(data, row))
-            return jax.tree.map(lambda t, v: t + jnp.sum(jnp.where(valid, v, 0)), total,
-                                values), None
-        first = jax.eval_shape(metric_fn, params, take(data, idx[0]))
-        zeros = jax.tree.map(lambda s: jnp.zeros((), s.dtype if s.dtype != jnp.bool_
-                                                 else jnp.int32), first)
-        totals, _ = jax.lax.scan(body, zeros, (idx, mask))
-        return totals
-    return jax.jit(run)
+def _check_finite(losses: np.ndarray, first_step: int, state: TrainState) -> None:
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size:
+        at = int(bad[0])
+        lr = learning_rate(state.opt_state)
+        raise NonFiniteLoss(
+            f"training loss became {losses[at]} at step {first_step + at}"
+            + (f" with learning rate {lr:g}" if lr is not None else "")
+            + "; the learning rate may be too large or the inputs not normalised",
+            state, first_step + at, float(losses[at]), lr)
 
 
-def evaluate(metric_fn: Callable[[Any, Batch], dict[str, Array]], params: Any, data: Batch,
-             batch_size: int | None = None) -> dict[str, float]:
-    """Mean of per-example metrics over ``data``, batched, in one compiled program.
+def _emit(on_log, log_every: int, metrics: dict[str, np.ndarray], start: int,
+          per_epoch: int) -> None:
+    if not (on_log and log_every):
+        return
+    for i in range(len(metrics["loss"])):
+        epoch, batch = divmod(start + i, per_epoch)
+        if (start + i if per_epoch == 1 else batch) % log_every == 0:
+            on_log(LogEvent(start + i, epoch, batch, per_epoch,
+                            {k: v[i].tolist() for k, v in metrics.items()}))
 
-    metric_fn: ``metric_fn(params, batch) -> {name: (b,) array}``, one value per example
-        (e.g. ``{"loss": cross_entropy(..., reduction="none"), "accuracy": pred == y}``).
-        Pass ``(params, model_state)`` as ``params`` for stateful models.
-    batch_size: examples per batch (None: all at once). The last batch is padded and
-        masked, so every example counts exactly once.
-    Returns ``{name: mean over all examples}`` as Python floats.
-    """
-    n = _num_examples(data)
-    bs = n if batch_size is None else min(positive("batch_size", batch_size, integer=True), n)
-    nb = math.ceil(n / bs)
-    flat = np.arange(nb * bs)
-    idx = jnp.asarray(np.minimum(flat, n - 1).reshape(nb, bs), jnp.int32)
-    mask = jnp.asarray((flat < n).reshape(nb, bs))
-    totals = _eval_runner(metric_fn)(params, data, idx, mask)
-    return {k: float(v) / n for k, v in totals.items()}
+
+def _concatenate(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]} if chunks else {}
+
+
+def _progress_bar(steps: int, batch_size: int):
+    import sys
+
+    from tqdm.auto import tqdm
+    return tqdm(total=steps * batch_size, unit="ex", unit_scale=True, leave=False,
+                file=sys.stderr, disable=None, desc="training")

@@ -58,7 +58,9 @@ def test_nnx_mlp_matches_raw_with_same_weights():
 def test_mlp_modes_agree_on_a_few_steps():
     ds = load("mnist", "train")
     data = jax.device_put((ds.images[:600], ds.labels[:600]))
-    losses = {m: mnist_mlp.train(jax.random.key(0), data, epochs=1, mode=m)[2].loss
+    apply, params = mnist_mlp.model(jax.random.key(0))
+    step = mnist_mlp.make(apply)
+    losses = {m: mnist_mlp.train(step, params, jax.random.key(1), data, epochs=1, mode=m)[1].loss
               for m in ("eager", "jit", "fused")}
     assert len(losses["jit"]) == 3
     np.testing.assert_allclose(losses["eager"], losses["jit"], rtol=1e-5)

@@ -121,9 +121,8 @@ def test_optimizer_trajectory_matches_pytorch(name, ours, theirs, kw, lr):
         xb, yb = batch
         return jnp.mean((xb @ p["w"] + p["b"] - yb) ** 2)
 
-    tx = optim.make(name, lr, **ours)
-    state, history = fit(make_step(objective, tx),
-                         init_state({"w": jnp.asarray(w0), "b": jnp.zeros(1)}, tx),
+    step = make_step(objective, optim.make(name, lr, **ours))
+    state, history = fit(step, init_state({"w": jnp.asarray(w0), "b": jnp.zeros(1)}, step),
                          (jnp.asarray(x), jnp.asarray(y)), epochs=100, mode="fused")
     w = torch.tensor(w0, requires_grad=True)
     b = torch.zeros(1, requires_grad=True)

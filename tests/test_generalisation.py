@@ -52,15 +52,13 @@ def test_l2_penalty_equals_sgd_weight_decay(momentum):
                                                                         momentum=momentum))
     tx_b = optim.make("sgd", lr, momentum=momentum, weight_decay=wd)
     b = make_step(objective, tx_b)
-    sa, _ = fit(a, init_state(params, optim.make("sgd", lr, momentum=momentum)), data,
-                epochs=20, batch_size=16)
-    sb, _ = fit(b, init_state(params, tx_b), data, epochs=20, batch_size=16)
+    sa, _ = fit(a, init_state(params, a), data, epochs=20, batch_size=16)
+    sb, _ = fit(b, init_state(params, b), data, epochs=20, batch_size=16)
     for u, v in zip(jax.tree.leaves(sa.params), jax.tree.leaves(sb.params)):
         np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
     # and the decay really acted: the unpenalised run ends elsewhere
-    sc, _ = fit(make_step(objective, optim.make("sgd", lr, momentum=momentum)),
-                init_state(params, optim.make("sgd", lr, momentum=momentum)), data,
-                epochs=20, batch_size=16)
+    c = make_step(objective, optim.make("sgd", lr, momentum=momentum))
+    sc, _ = fit(c, init_state(params, c), data, epochs=20, batch_size=16)
     assert float(jnp.abs(sc.params["w"] - sa.params["w"]).max()) > 1e-3
 
 
@@ -130,7 +128,8 @@ def test_early_stopping_restores_best(mode):
     tx = optim.make("sgd", 0.01)
     stopper = callbacks.EarlyStopping(_scripted([5.0, 3.0, 2.0, 2.5, 2.1, 2.2, 9, 9, 9]),
                                       patience=3)
-    state, hist = fit(make_step(objective, tx), init_state(params, tx), data, epochs=9,
+    step = make_step(objective, tx)
+    state, hist = fit(step, init_state(params, step), data, epochs=9,
                       batch_size=16, on_epoch=stopper, mode=mode)
     assert hist.stopped_early and len(hist.epochs) == 6
     assert stopper.best_epoch == 2 and stopper.stopped_epoch == 5
@@ -190,7 +189,7 @@ def test_dropout_key_comes_from_engine():
         return jnp.sum(h * p), (model_state, {"kept": jnp.sum(h != 0)})
     tx = optim.make("sgd", 0.0 + 1e-9)
     step = make_step(objective, tx, stateful=True)
-    state = init_state(jnp.ones((1, 64)), tx, key=jax.random.key(3))
+    state = init_state(jnp.ones((1, 64)), step, key=jax.random.key(3))
     _, h1 = fit(step, state, None, epochs=5)
     _, h2 = fit(step, state, None, epochs=5)
     kept = h1.steps["kept"]
@@ -212,11 +211,12 @@ def test_plateau_lowers_scale_through_engine():
     # A constant objective never improves: after patience steps the scale drops.
     tx = schedules.with_plateau(optim.make("sgd", 0.1), factor=0.5, patience=2)
     step = make_step(lambda p, b: jnp.sum(p * 0.0) + 1.0, tx)
-    state, _ = fit(step, init_state(jnp.ones(3), tx), None, epochs=10)
+    state, _ = fit(step, init_state(jnp.ones(3), step), None, epochs=10)
     assert schedules.plateau_scale(state.opt_state) < 1.0
     objective, params, data = _linear_problem()
     tx2 = schedules.with_plateau(optim.make("sgd", 0.05), factor=0.5, patience=5)
-    s2, _ = fit(make_step(objective, tx2), init_state(params, tx2), data, epochs=5,
+    step2 = make_step(objective, tx2)
+    s2, _ = fit(step2, init_state(params, step2), data, epochs=5,
                 batch_size=16)
     assert schedules.plateau_scale(s2.opt_state) == 1.0  # improving loss: no cut
     with pytest.raises(ValueError, match="factor"):

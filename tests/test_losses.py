@@ -117,9 +117,8 @@ def test_bad_arguments_name_themselves(call, message):
 
 def test_lbfgs_runs_through_fit_on_a_quadratic():
     a = jnp.array([1.0, 10.0, 100.0])
-    tx = optim.make("lbfgs", 1.0)
-    state = init_state(jnp.array([1.0, 1.0, 1.0]), tx)
-    state, history = fit(make_step(lambda p, _: jnp.sum(a * (p - 2.0) ** 2), tx), state, None,
+    step = make_step(lambda p, _: jnp.sum(a * (p - 2.0) ** 2), optim.make("lbfgs", 1.0))
+    state, history = fit(step, init_state(jnp.array([1.0, 1.0, 1.0]), step), None,
                          epochs=15, mode="fused")
     np.testing.assert_allclose(state.params, [2.0, 2.0, 2.0], atol=1e-4)
     assert history.loss[0] > 100 and history.loss[-1] < 1e-6

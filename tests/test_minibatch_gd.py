@@ -2,7 +2,6 @@
 
 import json
 
-import jax
 import numpy as np
 
 from experiments import minibatch_gd
@@ -18,7 +17,7 @@ def test_minibatch_gd(tmp_path):
     assert (tmp_path / "minibatch_gd.png").stat().st_size > 10_000
     r = m["result"]
     # The closed-form minimum, recomputed here in float64 from the experiment's data.
-    x, y = (np.asarray(a, np.float64)[:, 0] for a in minibatch_gd.problem(jax.random.key(0))[1])
+    x, y = (np.asarray(a, np.float64)[:, 0] for a in minibatch_gd.problem(0)[1])
     least = np.mean((np.polyval(np.polyfit(x, y, 1), x) - y) ** 2)
     assert abs(r["least_squares_mse"] - least) < 1e-6
     # Every batch size ends at that minimum (never below it, beyond float32 rounding).
@@ -44,8 +43,8 @@ def test_epochs_to():
 
 
 def test_minibatch_gd_modes_agree():
-    key = jax.random.key(0)
-    runs = [minibatch_gd.train(10, key, epochs=2, mode=mode) for mode in MODES]
+    step = minibatch_gd.make()
+    runs = [minibatch_gd.train(step, 10, 0, epochs=2, mode=mode) for mode in MODES]
     assert runs[0][0].shape == (50,) and runs[0][1].shape == (2,)
     for per_update, per_epoch in runs[1:]:
         np.testing.assert_allclose(per_update, runs[0][0], rtol=1e-5, atol=1e-6)

@@ -7,7 +7,7 @@ import pytest
 from _helpers import run_quick as _run
 from experiments import (gradient_descent_1d, himmelblau, linear_regression, linreg_concise,
                          linreg_scratch)
-from jaxbasics.train import MODES, fit
+from jaxbasics.train import MODES, fit, init_state
 
 
 def test_linear_regression(tmp_path):
@@ -19,8 +19,9 @@ def test_linear_regression(tmp_path):
 
 
 def test_linear_regression_modes_agree():
-    state, data = linear_regression.problem(jax.random.key(0))
-    finals = [fit(linear_regression.STEP, state, data, epochs=3000, mode=m)[0].params
+    params, data = linear_regression.problem(0)
+    step = linear_regression.make()
+    finals = [fit(step, init_state(params, step), data, epochs=3000, mode=m)[0].params
               for m in ("jit", "fused")]
     for a, b in zip(jax.tree.leaves(finals[0]), jax.tree.leaves(finals[1])):
         np.testing.assert_allclose(a, b, atol=1e-5)
@@ -47,9 +48,9 @@ def test_d2l_linear_regression(module, tmp_path):
 
 @pytest.mark.parametrize("module", [linreg_scratch, linreg_concise])
 def test_d2l_modes_agree(module):
-    state, data, key = module.problem(jax.random.key(0))
-    losses = [fit(module.STEP, state, data, epochs=1, batch_size=10, key=key, mode=mode)[1].loss
-              for mode in MODES]
+    step, params, data, key = module.problem(0)
+    losses = [fit(step, init_state(params, step), data, epochs=1, batch_size=10, key=key,
+                  mode=mode)[1].loss for mode in MODES]
     for other in losses[1:]:
         np.testing.assert_allclose(other, losses[0], rtol=1e-5, atol=1e-7)
 
@@ -64,14 +65,15 @@ def test_himmelblau_quick(tmp_path):
 
 
 def test_himmelblau_seed_settings_reach_the_four_minima():
-    state, _ = himmelblau.problem()
-    final, history = fit(himmelblau.STEP, state, None, epochs=himmelblau.STEPS, mode="fused")
-    f = np.asarray(jax.vmap(himmelblau.himmelblau)(final.params))
+    step = himmelblau.make()
+    state = himmelblau.initial_state(step)
+    final, history = fit(step, state, None, epochs=himmelblau.STEPS, mode="fused")
+    f = himmelblau.himmelblau(np.asarray(final.params).T)
     assert np.all(f < 1e-6)
     reached = [himmelblau.nearest_minimum(p) for p in np.asarray(final.params)]
     assert reached == [0, 0, 2, 3]
-    jit_final, _ = fit(himmelblau.STEP, state, None, epochs=2000, mode="jit")
-    fused_final, _ = fit(himmelblau.STEP, state, None, epochs=2000, mode="fused")
+    jit_final, _ = fit(step, state, None, epochs=2000, mode="jit")
+    fused_final, _ = fit(step, state, None, epochs=2000, mode="fused")
     np.testing.assert_allclose(jit_final.params, fused_final.params, atol=1e-5)
 
 

@@ -1,4 +1,4 @@
-"""Data: synthetic generators, minibatch indices and (later) real image datasets.
+"""Data: synthetic generators, minibatch indices, MNIST / Fashion-MNIST, splits.
 
 Every generator takes an explicit ``jax.random`` key and returns arrays whose first axis
 is the example axis.

@@ -15,10 +15,13 @@ from jax import Array
 from jaxbasics._checks import positive
 
 
+_permutation = jax.jit(jax.random.permutation, static_argnums=1)
+
+
 def _order(n: int, key: Array | None) -> np.ndarray:
     if key is None:
         return np.arange(n, dtype=np.int64)
-    return np.asarray(jax.random.permutation(key, n), dtype=np.int64)
+    return np.asarray(_permutation(key, n), dtype=np.int64)
 
 
 def split_indices(n: int, fraction: float, key: Array | None = None
@@ -55,8 +58,15 @@ def train_val_split(data: Any, val_fraction: float, key: Array | None = None
         raise ValueError("data must hold at least one array")
     n = len(leaves[0])
     val_idx, train_idx = split_indices(n, val_fraction, key)
-    pick = lambda idx: jax.tree.map(lambda a: a[idx], data)  # noqa: E731
-    return pick(train_idx), pick(val_idx)
+    return _rows(data, train_idx), _rows(data, val_idx)
+
+
+def _rows(data: Any, idx: np.ndarray) -> Any:
+    """Rows ``idx`` of every array, gathered on the host (device arrays go back to the
+    device): a data-layer copy, not one compiled gather per array shape."""
+    def pick(a):
+        return jax.device_put(np.asarray(a)[idx]) if isinstance(a, jax.Array) else a[idx]
+    return jax.tree.map(pick, data)
 
 
 def kfold_indices(n: int, k: int, key: Array | None = None

@@ -1,14 +1,16 @@
-"""The generated regression data of the course's regression examples."""
+"""The generated regression data of the course's regression examples (each drawn by one
+compiled program)."""
 
 from __future__ import annotations
 
 from typing import Sequence
 
 import jax
-import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 from jaxbasics._checks import positive
+from jaxbasics._once import jit_once
 
 
 def linear_data(key: Array, n: int = 256, w: float = 5.0, b: float = 7.0,
@@ -19,6 +21,11 @@ def linear_data(key: Array, n: int = 256, w: float = 5.0, b: float = 7.0,
     Returns x, y: (n, 1) float32 each (PyTorch's ``x.reshape(-1, 1)``).
     """
     positive("n", n, integer=True)
+    return _linear_data(key, n, w, b, noise)
+
+
+@jit_once(static_argnums=1)
+def _linear_data(key: Array, n: int, w: float, b: float, noise: float) -> tuple[Array, Array]:
     kx, ke = jax.random.split(key)
     x = jax.random.uniform(kx, (n, 1))
     y = w * x + b + noise * jax.random.normal(ke, (n, 1))
@@ -32,9 +39,14 @@ def synthetic_data(key: Array, w: Sequence[float] | Array = (2.0, -3.4), b: floa
     Returns X: (n, len(w)) float32 and y: (n, 1) float32.
     """
     positive("n", n, integer=True)
-    w = jnp.asarray(w, jnp.float32)
+    w = np.asarray(w, np.float32)
     if w.ndim != 1:
         raise ValueError(f"w must be a vector (d,); got shape {w.shape}")
+    return _synthetic_data(key, w, b, n, noise)
+
+
+@jit_once(static_argnums=3)
+def _synthetic_data(key: Array, w: Array, b: float, n: int, noise: float) -> tuple[Array, Array]:
     kx, ke = jax.random.split(key)
     x = jax.random.normal(kx, (n, w.shape[0]))
     y = x @ w + b + noise * jax.random.normal(ke, (n,))

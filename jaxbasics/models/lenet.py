@@ -16,13 +16,15 @@ import jax.numpy as jnp
 from jax import Array
 
 from jaxbasics import conv
+from jaxbasics._once import jit_once
 
 SHAPES = {"conv1": (5, 5, 1, 6), "conv2": (5, 5, 6, 16), "fc1": (120, 256), "fc2": (84, 120),
           "fc3": (10, 84)}
 
 
+@jit_once
 def init_lenet(key: Array) -> dict[str, dict[str, Array]]:
-    """PyTorch's default init, w and b ~ U(±1/sqrt(fan_in)), float32.
+    """PyTorch's default init, w and b ~ U(±1/sqrt(fan_in)), float32 (one compiled program).
 
     conv1 (5, 5, 1, 6), conv2 (5, 5, 6, 16), fc1 (120, 256), fc2 (84, 120), fc3 (10, 84),
     each ``{"w": ..., "b": (out,)}``.

@@ -12,13 +12,16 @@ import jax
 from flax import nnx
 from jax import Array
 
+from jaxbasics._checks import choice, positive
+from jaxbasics._once import jit_once
 from jaxbasics.dropout import check_rate, dropout
-from jaxbasics.models.linear import apply_linear, init_linear
+from jaxbasics.models.linear import INITS, apply_linear, draw_linear
 
 
 def init_mlp(key: Array, sizes: Sequence[int] = (784, 200, 200, 10), *, init: str = "torch",
              std: float = 1.0) -> list[dict[str, Array]]:
-    """One ``{"w": (out, in), "b": (out,)}`` float32 layer per consecutive pair of ``sizes``.
+    """One ``{"w": (out, in), "b": (out,)}`` float32 layer per consecutive pair of ``sizes``,
+    drawn by one compiled program.
 
     init: as :func:`init_linear`: ``'torch'`` (``nn.Linear``'s default), ``'kaiming'``
         (``kaiming_normal_``, the seeds' MLP), ``'normal'`` (w ~ N(0, std); the seeds'
@@ -26,8 +29,17 @@ def init_mlp(key: Array, sizes: Sequence[int] = (784, 200, 200, 10), *, init: st
     """
     if len(sizes) < 2:
         raise ValueError(f"sizes must list at least input and output sizes; got {sizes!r}")
+    choice("init", init, INITS)
+    for size in sizes:
+        positive("sizes entry", size, integer=True)
+    return _init_mlp(key, tuple(sizes), init, std)
+
+
+@jit_once(static_argnums=(1, 2, 3))
+def _init_mlp(key: Array, sizes: tuple[int, ...], init: str, std: float):
+    """All layers in one compiled program."""
     keys = jax.random.split(key, len(sizes) - 1)
-    return [init_linear(k, a, b, init=init, std=std)
+    return [draw_linear(k, a, b, init, std)
             for k, a, b in zip(keys, sizes[:-1], sizes[1:])]
 
 

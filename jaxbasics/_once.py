@@ -1,0 +1,38 @@
+"""``jit_once``: ``jax.jit`` for programs that run once per process (initialisers, data).
+
+XLA's CPU backend spends most of a random initialiser's compile time in LLVM's
+optimisation passes (every ``jax.random`` draw inlines a threefry hash). A program that
+runs once does not need them: with ``xla_backend_optimization_level=0`` and LLVM's
+expensive passes off, LeNet's initialiser compiles 2-4x faster, and its values are bit for
+bit those of the op-by-op (eager) computation (the optimised pipeline fuses multiply-adds
+and differs from them in the last bit). Other backends keep their defaults.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import jax
+
+CPU_OPTIONS = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+
+
+def jit_once(fun: Callable | None = None, **jit_kwargs: Any) -> Callable:
+    """``jax.jit(fun, **jit_kwargs)``, compiled with the cheap pipeline on CPU. Usable as
+    ``@jit_once`` or ``@jit_once(static_argnums=...)``. Called with tracers (inside
+    another ``jit`` or ``vmap``) it is plain ``fun``, traced into the caller's program."""
+    if fun is None:
+        return functools.partial(jit_once, **jit_kwargs)
+    variants: dict[bool, Callable] = {}
+
+    @functools.wraps(fun)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves((args, kwargs))):
+            return fun(*args, **kwargs)  # inside a caller's jit/vmap: part of its program
+        cpu = jax.default_backend() == "cpu"
+        if cpu not in variants:
+            variants[cpu] = jax.jit(fun, compiler_options=CPU_OPTIONS if cpu else None,
+                                    **jit_kwargs)
+        return variants[cpu](*args, **kwargs)
+    return call
