@@ -117,6 +117,7 @@ def test_max_dim_gradient_goes_to_the_first_tie_like_torch():
     g = jax.grad(lambda a: tensor.max_dim(a, 1)[0].sum())(jnp.asarray(x))
     np.testing.assert_array_equal(g, [[0, 1, 0], [1, 0, 0]])
     np.testing.assert_array_equal(g, _tgrad(lambda t: t.max(dim=1).values, x))
+    assert int(jnp.argmax(jnp.array([1, 3, 3]))) == torch.tensor([1, 3, 3]).argmax().item() == 1
     vk, ik = tensor.max_dim(jnp.asarray(x), axis=0, keepdims=True)
     assert vk.shape == (1, 3) and ik.shape == (1, 3)
     # over all elements both split the gradient between ties (kept as is)
@@ -194,10 +195,11 @@ def _quadratic():
 def _traj(tx, steps=25):
     a0, scales = _quadratic()
     f = lambda p: jnp.sum(scales * p ** 2) + jnp.sum(jnp.sin(3 * p))  # noqa: E731
+    step = jax.jit(lambda p, st: (lambda u, st: (optax.apply_updates(p, u), st))(
+        *tx.update(jax.grad(f)(p), st, p)))
     p, st = jnp.asarray(a0), tx.init(jnp.asarray(a0))
     for _ in range(steps):
-        u, st = tx.update(jax.grad(f)(p), st, p)
-        p = optax.apply_updates(p, u)
+        p, st = step(p, st)
     return np.asarray(p)
 
 
@@ -281,8 +283,9 @@ def test_plateau_cuts_on_the_same_epoch_as_torch(patience):
     losses_seq = [1.0, 0.5, 0.6, 0.6, 0.6, 0.6, 0.4, 0.7, 0.7, 0.7, 0.7, 0.7]
     tx = schedules.with_plateau(optax.sgd(1.0), factor=0.5, patience=patience, rtol=1e-4)
     st, ours = tx.init(jnp.zeros(1)), []
+    update = jax.jit(lambda st, v: tx.update(jnp.ones(1), st, jnp.zeros(1), value=v)[1])
     for v in losses_seq:
-        _, st = tx.update(jnp.ones(1), st, jnp.zeros(1), value=jnp.asarray(v))
+        st = update(st, jnp.asarray(v))
         ours.append(schedules.plateau_scale(st))
     p = torch.zeros(1, requires_grad=True)
     opt = torch.optim.SGD([p], 1.0)
