@@ -14,7 +14,7 @@ PyTorch                                        here
 ``Adam(p, lr, weight_decay=wd)``               ``make("adam", lr, weight_decay=wd)`` (coupled L2)
 ``Adam(p, lr, amsgrad=True)``                  ``make("adam", lr, amsgrad=True)`` (see adam)
 ``AdamW(p, lr, weight_decay=1e-2)``            ``make("adamw", lr, weight_decay=1e-2)``
-``Adagrad(p, lr=0.01, lr_decay=0.1)``         ``make("adagrad", 0.01, lr_decay=0.1)``
+``Adagrad(p, lr=0.01, lr_decay=0.1)``          ``make("adagrad", 0.01, lr_decay=0.1)``
 ``LBFGS(p, lr=1, history_size=10)``            ``make("lbfgs", 1.0, memory_size=10)``
 ``clip_grad_norm_(p, max_norm)``               ``clip_grad_norm(max_norm)`` chained before
 =============================================  ==========================================
