@@ -37,7 +37,8 @@ def _abs_jvp(primals, tangents):
     return jnp.abs(x), jnp.sign(x) * dx
 
 
-def clamp(x: Array, min: float | Array | None = None, max: float | Array | None = None) -> Array:  # noqa: A002
+def clamp(x: Array, min: float | Array | None = None,  # noqa: A002 - torch names
+          max: float | Array | None = None) -> Array:
     """``torch.clamp(x, min, max)``: gradient 1 on the closed interval [min, max], 0 outside.
 
     ``jnp.clip`` gives 0.5 at a bound (it is a ``maximum``/``minimum``, which split ties).
