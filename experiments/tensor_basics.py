@@ -1,57 +1,70 @@
-"""Tensors as JAX arrays (seed 001 §14-20, seed 002 broadcasting): creation, dtypes, indexing,
-reshaping, broadcasting, and the one real difference, immutability.
+"""Tensors as JAX arrays (seed 001 §14-33, seed 002): the whole tensor chapter, each example
+printed next to the seed's printed output (the table's reference column) and checked
+against it; ``mismatches`` lists any that differ (then the run is NOT OK).
 
-PyTorch → JAX: ``torch.tensor`` → ``jnp.asarray``; ``torch.rand`` → ``jax.random.uniform(key,
-...)`` (explicit keys); ``view``/``reshape`` → ``reshape``; ``unsqueeze`` → ``expand_dims``;
-``t[i] = v`` → ``t.at[i].set(v)`` (a new array); ``cat``/``stack`` → ``concatenate``/``stack``;
-``expand`` → ``broadcast_to``. Broadcasting follows NumPy's rules, as PyTorch's do:
-(4, 32, 14, 14) + (32, 1, 1) works, (4, 32, 14, 14) + (32, 14) fails.
+Families: dtypes; creation (from lists/numpy, zeros/ones/full/eye/arange/linspace/logspace,
+rand/randn/randint/normal, one permutation shuffling two arrays); indexing and slicing
+(steps, negative, ``...``, index_select = ``jnp.take(axis=)``, masked_select = ``x[mask]``,
+take); reshape/squeeze/expand_dims/broadcast_to/tile/transpose/permute with the
+transpose-then-reshape corruption and its fix; broadcasting; concatenate/stack/split/chunk;
+arithmetic; matmul incl. batched and broadcast; pow/sqrt/rsqrt/exp/log; floor/ceil/round/
+trunc/frac; clip and gradient clipping by norm; norms; reductions with keepdims;
+argmax/argmin and max with an axis; top-k (``lax.top_k``); k-th value (a stable argsort);
+comparisons; where; gather (``take_along_axis``); ``.at[].set`` for ``t[i] = v``.
+
+Where today's PyTorch differs from the seed, and what the JAX version follows:
+1. ``torch.full([8], 1)`` is now int64 and ``.norm()`` refuses it (the seed printed floats).
+   ``jnp.full(8, 1)`` is an integer array too and ``jaxbasics.tensor.norm`` refuses it the
+   same way; the norm examples write ``jnp.full(8, 1.0)`` to get the seed's numbers.
+2. ``torch.round`` rounds half to even (2.5 -> 2) although the seed says 四舍五入;
+   ``jnp.round`` does the same (today's PyTorch). The seed's half-up rounding is shown as
+   ``floor(x + 0.5)``.
+3. ``chunk(4)`` of a size-6 axis gives 3 chunks of 2 (pieces of ceil(6/4)), while
+   ``jnp.array_split(x, 4)`` gives 4 (2, 2, 1, 1). The chapter's ``chunk`` follows PyTorch.
+One more: ``b.squeeze(1)`` on a size-32 axis is a silent no-op in PyTorch; ``jnp.squeeze``
+raises. Random examples use explicit keys (``jax.random``), so values differ from the seed's;
+only their shapes, ranges and statistics are compared there.
 """
 
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 from experiments import _cli
+from experiments._tensor_create import broadcasting, dtypes_and_creation, indexing, reshaping
+from experiments._tensor_math import (arithmetic, clipping_and_norms, combine_and_split, select,
+                                      statistics)
+
+FAMILIES = {
+    "dtypes and creation": dtypes_and_creation, "indexing": indexing, "reshaping": reshaping,
+    "broadcasting": broadcasting, "cat/stack/split/chunk": combine_and_split,
+    "arithmetic, matmul, pow/exp/log, rounding": arithmetic,
+    "clip, gradient clipping, norms": clipping_and_norms, "where, compare, gather": select,
+}
 
 
 def body(args) -> _cli.Outcome:
-    key = jax.random.key(args.seed)
-    a = jax.random.normal(key, (4, 3, 28, 28))
-    result = {
-        "default float dtype": str(jnp.asarray(1.0).dtype),
-        "int dtype": str(jnp.asarray([1, 2]).dtype),
-        "a.shape": list(a.shape), "a.size": int(a.size), "a.ndim": int(a.ndim),
-        "a[0, 0].shape": list(a[0, 0].shape), "a[:2, :, ::2, ::2].shape": list(a[:2, :, ::2, ::2].shape),
-        "a.reshape(4, 784*3).shape": list(a.reshape(4, -1).shape),
-        "expand_dims(a, 0).shape": list(jnp.expand_dims(a, 0).shape),
-        "a.transpose(0, 2, 3, 1).shape": list(jnp.transpose(a, (0, 2, 3, 1)).shape),
-        "concatenate((4,3,28,28),(5,3,28,28)).shape": list(
-            jnp.concatenate([a, jnp.zeros((5, 3, 28, 28))]).shape),
-        "stack 2 x (3,4)": list(jnp.stack([jnp.ones((3, 4))] * 2).shape),
-    }
-    bias = jnp.arange(32.0).reshape(32, 1, 1)
-    feat = jnp.zeros((4, 32, 14, 14))
-    result["broadcast (4,32,14,14)+(32,1,1)"] = list((feat + bias).shape)
-    try:
-        feat + jnp.zeros((32, 14))
-        result["broadcast (4,32,14,14)+(32,14)"] = "ok"
-    except (TypeError, ValueError):
-        result["broadcast (4,32,14,14)+(32,14)"] = "error"
-    x = jnp.zeros(3)
-    y = x.at[1].set(5.0)
-    result["x after y = x.at[1].set(5)"] = np.asarray(x).tolist()
-    result["y"] = np.asarray(y).tolist()
-    mask = a[0, 0] > 0
-    result["masked fraction > 0"] = round(float(jnp.mean(mask)), 3)
-    reference = {"default float dtype": "float32", "a.size": 4 * 3 * 28 * 28,
-                 "broadcast (4,32,14,14)+(32,1,1)": [4, 32, 14, 14],
-                 "broadcast (4,32,14,14)+(32,14)": "error",
-                 "x after y = x.at[1].set(5)": [0.0, 0.0, 0.0], "y": [0.0, 5.0, 0.0]}
-    ok = all(result[k] == v for k, v in reference.items()) and 0.4 < result["masked fraction > 0"] < 0.6
-    return _cli.Outcome(result, reference, bool(ok), data_source="none")
+    keys = jax.random.split(jax.random.key(args.seed), len(FAMILIES))
+    result, reference = {}, {}
+    for key, (family, example) in zip(keys, FAMILIES.items()):
+        result[family], reference[family] = example(key)
+    result["statistics, top-k, k-th value"], reference["statistics, top-k, k-th value"] = statistics()
+    mismatches = [f"{family}: {name}" for family, seed in reference.items()
+                  for name, printed in seed.items() if result[family][name] != printed]
+    # The headline examples under their original names (read by the fundamentals test).
+    create, broadcast = result["indexing"], result["broadcasting"]
+    old, new = create["x.at[1].set(5): old, new"]
+    result.update({"broadcast (4,32,14,14)+(32,14)": broadcast["[4,32,14,14] + [32,14]"],
+                   "x after y = x.at[1].set(5)": old, "y": new,
+                   "a.reshape(4, 784*3).shape": shapes_of_reshape()})
+    result["mismatches"] = mismatches
+    return _cli.Outcome(result, reference, not mismatches, data_source="none")
+
+
+def shapes_of_reshape() -> list[int]:
+    """a (4, 3, 28, 28) flattened per image, by tracing."""
+    return list(jax.eval_shape(lambda a: a.reshape(4, -1),
+                               jax.ShapeDtypeStruct((4, 3, 28, 28), "float32")).shape)
 
 
 def main(argv=None) -> dict:

@@ -80,7 +80,7 @@ CONV_IMPLS = ("auto", "xla", "slices")
 
 
 def conv2d(x: Array, kernel: Array, bias: Array | None = None, *, stride: IntPair = 1,
-           padding: IntPair = 0, dilation: IntPair = 1, groups: int = 1,
+           padding: IntPair | str = 0, dilation: IntPair = 1, groups: int = 1,
            impl: str = "xla") -> Array:
     """``F.conv2d`` in NHWC: x (n, h, w, in) float, kernel (kh, kw, in // groups, out),
     bias (out,) or None -> (n, h', w', out), h' = :func:`output_size` (cross-correlation,
@@ -91,7 +91,13 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, *, stride: IntPai
     ``groups`` must be 1): on XLA's CPU backend the gradient of a convolution inside a
     compiled loop (``lax.scan``, the engine's ``fused`` mode) falls on a slow path, and the
     slices and matmul do not. ``'auto'`` is ``'slices'`` on CPU, ``'xla'`` elsewhere.
+
+    padding: an int or pair (zeros on both sides), or PyTorch's strings ``'valid'`` (0) and
+    ``'same'`` (stride 1 only; total dilation·(k-1), the odd one on the bottom/right, so an
+    even kernel pads asymmetrically, as PyTorch does).
     """
+    if isinstance(padding, str):
+        x, padding = _string_padding(x, kernel, padding, stride, dilation), 0
     _rank4("x", x)
     if jnp.ndim(kernel) != 4:
         raise ValueError(f"kernel must be 4-D (kh, kw, in, out); got shape {jnp.shape(kernel)}")
@@ -184,11 +190,16 @@ def max_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
 
 
 def avg_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
-               padding: IntPair = 0) -> Array:
-    """``F.avg_pool2d`` in NHWC with PyTorch's default ``count_include_pad=True``
-    (zero padding counts in the mean); x (n, h, w, c) -> (n, h', w', c)."""
+               padding: IntPair = 0, count_include_pad: bool = True) -> Array:
+    """``F.avg_pool2d`` in NHWC; x (n, h, w, c) -> (n, h', w', c). With PyTorch's default
+    ``count_include_pad=True`` the zero padding counts in the mean; with ``False`` each
+    window is divided by the number of real pixels in it."""
     y, k = _pool(x, kernel_size, stride, padding, 0.0, jax.lax.add)
-    return y / (k[0] * k[1])
+    if count_include_pad:
+        return y / (k[0] * k[1])
+    counts, _ = _pool(jnp.ones((1, *x.shape[1:3], 1), y.dtype), kernel_size, stride, padding,
+                      0.0, jax.lax.add)
+    return y / counts
 
 
 def upsample(x: Array, scale_factor: int, mode: str = "nearest") -> Array:
@@ -237,3 +248,130 @@ def batch_norm(x: Array, running_mean: Array, running_var: Array, scale: Array, 
     new_mean = (1 - momentum) * running_mean + momentum * mean
     new_var = (1 - momentum) * running_var + momentum * var * count / (count - 1)
     return y, new_mean, new_var
+
+
+# ---- PyTorch functions added for parity (thin layers over lax / jax.image) ----
+
+def _string_padding(x: Array, kernel: Array, padding: str, stride: IntPair,
+                    dilation: IntPair) -> Array:
+    """x zero-padded for ``padding='same'`` (asymmetric for even kernels) or ``'valid'``."""
+    choice("padding", padding, ("same", "valid"))
+    if padding == "valid":
+        return x
+    if _pair("stride", stride) != (1, 1):
+        raise ValueError(f"padding='same' needs stride 1 (as PyTorch); got stride {stride!r}")
+    _rank4("x", x)
+    d = _pair("dilation", dilation)
+    pads = []
+    for k, dd in zip(jnp.shape(kernel)[:2], d):
+        total = dd * (k - 1)
+        pads.append((total // 2, total - total // 2))
+    return jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
+
+
+INTERPOLATE_MODES = ("nearest", "nearest-exact", "bilinear")
+
+
+def interpolate(x: Array, size: IntPair | None = None, scale_factor: float | None = None,
+                mode: str = "nearest", align_corners: bool | None = None) -> Array:
+    """``F.interpolate`` for images in NHWC: x (n, h, w, c) -> (n, h', w', c).
+
+    Give ``size`` (h', w') or ``scale_factor`` (h' = floor(h·s)), as in PyTorch. Modes:
+    ``'nearest'`` is PyTorch's legacy rule, source index floor(i·h/h'); ``'nearest-exact'``
+    uses pixel centres, floor((i + 0.5)·h/h') (``jax.image.resize``'s ``'nearest'``);
+    ``'bilinear'`` with ``align_corners=False`` (default) maps pixel centres and clamps at
+    the edges, with ``True`` it maps corner to corner, src = i·(h-1)/(h'-1), via
+    ``jax.image.scale_and_translate``. No antialiasing (PyTorch's default).
+    With ``scale_factor`` the coordinates use the output/input size ratio (PyTorch's
+    ``recompute_scale_factor=True``); for integer factors that is the same.
+    """
+    _rank4("x", x)
+    choice("mode", mode, INTERPOLATE_MODES)
+    if (size is None) == (scale_factor is None):
+        raise ValueError("give exactly one of size and scale_factor")
+    if align_corners is not None and mode != "bilinear":
+        raise ValueError(f"align_corners only applies to mode='bilinear'; got mode {mode!r}")
+    n, h, w, c = x.shape
+    if size is None:
+        positive("scale_factor", scale_factor)
+        out = (int(h * scale_factor), int(w * scale_factor))
+    else:
+        out = _pair("size", size)
+    if mode == "nearest":
+        rows = (jnp.arange(out[0]) * h) // out[0]
+        cols = (jnp.arange(out[1]) * w) // out[1]
+        return x[:, rows][:, :, cols]
+    if mode == "nearest-exact" or not align_corners:
+        return jax.image.resize(x, (n, *out, c), method="nearest" if mode != "bilinear"
+                                else "linear", antialias=False)
+    scale = jnp.array([(o - 1) / (i - 1) if i > 1 else 1.0 for o, i in zip(out, (h, w))])
+    return jax.image.scale_and_translate(x, (n, *out, c), (1, 2), scale, 0.5 * (1 - scale),
+                                         method="linear", antialias=False)
+
+
+def adaptive_avg_pool2d(x: Array, output_size: IntPair) -> Array:
+    """``F.adaptive_avg_pool2d`` in NHWC: x (n, h, w, c) -> (n, oh, ow, c).
+
+    Output cell i averages rows floor(i·h/oh) .. ceil((i+1)·h/oh) - 1 (PyTorch's bins,
+    overlapping when oh does not divide h); ``output_size=1`` is the global average pooling
+    of GoogLeNet/ResNet heads. Written as two small averaging matrices and an einsum.
+    """
+    _rank4("x", x)
+    oh, ow = _pair("output_size", output_size)
+
+    def bins(n_in: int, n_out: int) -> Array:
+        i = jnp.arange(n_out)[:, None]
+        start, end = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+        j = jnp.arange(n_in)[None, :]
+        member = ((j >= start) & (j < end)).astype(x.dtype)
+        return member / member.sum(axis=1, keepdims=True)
+
+    return jnp.einsum("ah,nhwc,bw->nabc", bins(x.shape[1], oh), x, bins(x.shape[2], ow))
+
+
+def conv_transpose2d(x: Array, kernel: Array, bias: Array | None = None, *,
+                     stride: IntPair = 1, padding: IntPair = 0, output_padding: IntPair = 0,
+                     dilation: IntPair = 1) -> Array:
+    """``F.conv_transpose2d`` in NHWC via ``lax.conv_transpose`` (the gradient of conv2d).
+
+    x (n, h, w, in); kernel (kh, kw, in, out): PyTorch's ConvTranspose2d weight
+    (in, out, kh, kw) is ``w.transpose(2, 3, 0, 1)`` (note: not :func:`torch_to_flax_kernel`,
+    whose (out, in) order is the plain conv's); bias (out,) or None.
+    h' = (h - 1)·stride - 2·padding + dilation·(kh - 1) + output_padding + 1.
+    PyTorch flips the kernel spatially (``transpose_kernel=True``);
+    ``flax.nnx.ConvTranspose`` by default does not.
+    """
+    _rank4("x", x)
+    if jnp.ndim(kernel) != 4 or kernel.shape[2] != x.shape[-1]:
+        raise ValueError(f"kernel must be (kh, kw, {x.shape[-1]}, out) for x with "
+                         f"{x.shape[-1]} channels; got shape {jnp.shape(kernel)}")
+    s, p = _pair("stride", stride), _pair("padding", padding, allow_zero=True)
+    op, d = _pair("output_padding", output_padding, allow_zero=True), _pair("dilation", dilation)
+    if any(o >= max(si, di) for o, si, di in zip(op, s, d)):
+        raise ValueError(f"output_padding must be smaller than stride or dilation; got "
+                         f"{output_padding!r}")
+    pads = [(di * (k - 1) - pi, di * (k - 1) - pi + oi)
+            for k, pi, di, oi in zip(kernel.shape[:2], p, d, op)]
+    y = jax.lax.conv_transpose(x, kernel, s, pads, rhs_dilation=d,
+                               dimension_numbers=("NHWC", "HWOI", "NHWC"), transpose_kernel=True)
+    return y if bias is None else y + bias
+
+
+def layer_norm(x: Array, normalized_shape: int | Sequence[int], weight: Array | None = None,
+               bias: Array | None = None, eps: float = 1e-5) -> Array:
+    """``F.layer_norm``: normalise over the last ``len(normalized_shape)`` axes with the
+    biased variance, then ``* weight + bias`` (both of shape normalized_shape, or None).
+
+    x: (..., *normalized_shape). The module version is ``flax.nnx.LayerNorm``, whose
+    ``epsilon`` defaults to 1e-6 (PyTorch's ``eps`` 1e-5) and which normalises only the
+    last axis unless ``reduction_axes`` says otherwise.
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(jnp.shape(x)[x.ndim - len(shape):]) != shape:
+        raise ValueError(f"x must end with normalized_shape {shape}; got shape {jnp.shape(x)}")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    mean = jnp.mean(x, axes, keepdims=True)
+    y = (x - mean) * jax.lax.rsqrt(jnp.var(x, axes, keepdims=True) + eps)
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias

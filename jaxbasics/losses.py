@@ -4,13 +4,27 @@ Every loss takes ``(input, target)`` in PyTorch's argument order and a ``reducti
 ``'mean'`` (default), ``'sum'`` or ``'none'``. Shapes must match exactly: PyTorch would
 broadcast ``(n, 1)`` against ``(n,)`` to ``(n, n)`` with only a warning, which silently
 trains the wrong model, so here it is an error.
+
+Gradients follow PyTorch at the edges too: :func:`l1` has gradient sign(0) = 0 where
+input == target, :func:`bce` stays finite at probabilities exactly 0 and 1 (PyTorch's
+1e-12 clamp of p(1-p)).
+
+Labels out of range: eager calls raise ValueError; under ``jit`` the labels are tracers
+and cannot be looked at, and an out-of-range label would give a silent NaN. Validate them
+once where the data enters (:func:`check_labels`, host side, free), or pass
+``checked=True`` to :func:`nll` / :func:`cross_entropy`: a host callback then raises the
+same message inside compiled code (it stops the program with a ``JaxRuntimeError`` whose
+text contains it; it costs one device-to-host copy of the labels per call).
 """
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
+from jaxbasics import tensor
 from jaxbasics._checks import choice
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -44,9 +58,13 @@ def mse(input: Array, target: Array, reduction: str = "mean") -> Array:
 
 
 def l1(input: Array, target: Array, reduction: str = "mean") -> Array:
-    """Mean absolute error, ``torch.nn.L1Loss``: reduce(|input - target|)."""
+    """Mean absolute error, ``torch.nn.L1Loss``: reduce(|input - target|).
+
+    input, target: any shape, the same for both, float. The gradient is sign(input -
+    target), 0 where they are equal (PyTorch's; ``jnp.abs`` would give 1 there).
+    """
     _same_shape(input, target)
-    return reduce(jnp.abs(input - target), reduction)
+    return reduce(tensor.abs(input - target), reduction)
 
 
 def squared_loss(y_hat: Array, y: Array) -> Array:
@@ -75,6 +93,31 @@ def _concrete(x):
         return None
 
 
+def check_labels(labels, num_classes: int, ignore_index: int | None = -100) -> np.ndarray:
+    """Raise ValueError naming ``labels`` unless every label is in [0, num_classes) (or
+    equals ``ignore_index``); return them as a numpy array. Host side: call it once on
+    concrete labels where data enters training (a dataset, a loader), not inside ``jit``.
+    """
+    values = np.asarray(labels)
+    if not np.issubdtype(values.dtype, np.integer):
+        raise TypeError(f"labels must be integer class indices; got dtype {values.dtype}")
+    bad = (values < 0) | (values >= num_classes)
+    if ignore_index is not None:
+        bad &= values != ignore_index
+    if bad.any():
+        raise ValueError(f"labels must lie in [0, {num_classes}) or equal ignore_index "
+                         f"{ignore_index}; got {values[bad].ravel()[:5].tolist()}")
+    return values
+
+
+def _checked_labels(labels: Array, num_classes: int, ignore_index: int) -> Array:
+    """labels, passed through a host callback that runs :func:`check_labels` (jit-safe)."""
+    def check(values):
+        return check_labels(values, num_classes, ignore_index)
+    shape = jax.ShapeDtypeStruct(jnp.shape(labels), jnp.asarray(labels).dtype)
+    return jax.pure_callback(check, shape, labels, vmap_method="expand_dims")
+
+
 def _weighted_mean(values: Array, weights: Array, reduction: str) -> Array:
     if reduction == "mean":
         return jnp.sum(weights * values) / jnp.sum(weights)
@@ -82,23 +125,23 @@ def _weighted_mean(values: Array, weights: Array, reduction: str) -> Array:
 
 
 def nll(log_probs: Array, labels: Array, weight: Array | None = None,
-        reduction: str = "mean", ignore_index: int = -100) -> Array:
+        reduction: str = "mean", ignore_index: int = -100, checked: bool = False) -> Array:
     """``F.nll_loss``: -log_probs[i, labels[i]], weighted by ``weight[labels[i]]``.
 
     log_probs: (n, C) (or (..., C)) float; labels: (n,) int in [0, C) or ``ignore_index``;
     weight: (C,) or None. With weights the mean is Σ wᵢ·lᵢ / Σ wᵢ (PyTorch's), not a plain
     mean; labels equal to ``ignore_index`` get weight 0 and loss 0. Concrete labels outside
-    [0, C) raise ValueError naming ``labels``.
+    [0, C) raise ValueError naming ``labels``; traced ones (under ``jit``) give NaN unless
+    ``checked=True`` (see the module docstring).
     """
     choice("reduction", reduction, REDUCTIONS)
     _check_labels(log_probs, labels)
     num_classes = jnp.shape(log_probs)[-1]
     concrete = _concrete(labels)
     if concrete is not None:
-        bad = (concrete != ignore_index) & ((concrete < 0) | (concrete >= num_classes))
-        if bad.any():
-            raise ValueError(f"labels must lie in [0, {num_classes}) or equal ignore_index "
-                             f"{ignore_index}; got {concrete[bad].ravel()[:5].tolist()}")
+        check_labels(concrete, num_classes, ignore_index)
+    elif checked:
+        labels = _checked_labels(labels, num_classes, ignore_index)
     if weight is not None and jnp.shape(weight) != (num_classes,):
         raise ValueError(f"weight must have shape ({num_classes},); got {jnp.shape(weight)}")
     keep = labels != ignore_index
@@ -111,15 +154,16 @@ def nll(log_probs: Array, labels: Array, weight: Array | None = None,
 
 def cross_entropy(logits: Array, labels: Array, weight: Array | None = None,
                   reduction: str = "mean", ignore_index: int = -100,
-                  label_smoothing: float = 0.0) -> Array:
+                  label_smoothing: float = 0.0, checked: bool = False) -> Array:
     """``F.cross_entropy``: ``nll(log_softmax(logits), labels)`` or soft targets.
 
     logits: (n, C) float. labels: (n,) int class indices in [0, C) (or ``ignore_index``),
     or (n, C) float class probabilities (PyTorch's probability targets: the loss is
     -Σ_c w_c·p_c·log_softmax_c and ``'mean'`` divides by n, not by the weights).
     label_smoothing in [0, 1] mixes the targets with the uniform distribution.
+    Out-of-range labels: ValueError when concrete; under ``jit`` NaN, or the same
+    ValueError's message from a host callback with ``checked=True``.
     """
-    import jax
     choice("reduction", reduction, REDUCTIONS)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1]; got {label_smoothing!r}")
@@ -133,7 +177,7 @@ def cross_entropy(logits: Array, labels: Array, weight: Array | None = None,
         probs = labels * (1 - label_smoothing) + label_smoothing / num_classes
         w = 1.0 if weight is None else jnp.asarray(weight, log_p.dtype)
         return reduce(-jnp.sum(w * probs * log_p, axis=-1), reduction)
-    hard = nll(log_p, labels, weight, reduction, ignore_index)
+    hard = nll(log_p, labels, weight, reduction, ignore_index, checked)
     if not label_smoothing:
         return hard
     # PyTorch: (1-ε)·nll + ε·(-Σ_c w_c log p_c / C), both reduced with the same weights.
@@ -148,6 +192,24 @@ def cross_entropy(logits: Array, labels: Array, weight: Array | None = None,
     return (1 - label_smoothing) * hard + label_smoothing * smooth
 
 
+def _bce_logs(p):
+    return jnp.maximum(jnp.log(p), -100.0), jnp.maximum(jnp.log1p(-p), -100.0)
+
+
+@jax.custom_jvp
+def _bce_elementwise(p: Array, t: Array) -> Array:
+    log_p, log_1mp = _bce_logs(p)
+    return -(t * log_p + (1 - t) * log_1mp)
+
+
+@_bce_elementwise.defjvp
+def _bce_jvp(primals, tangents):
+    (p, t), (dp, dt) = primals, tangents
+    log_p, log_1mp = _bce_logs(p)
+    d_p = (p - t) / jnp.maximum(p * (1 - p), 1e-12)   # PyTorch's binary_cross_entropy_backward
+    return -(t * log_p + (1 - t) * log_1mp), d_p * dp + (log_1mp - log_p) * dt
+
+
 def bce(input: Array, target: Array, weight: Array | None = None,
         reduction: str = "mean") -> Array:
     """``F.binary_cross_entropy``: -w·[t·log p + (1-t)·log(1-p)], logs clamped at -100.
@@ -155,6 +217,8 @@ def bce(input: Array, target: Array, weight: Array | None = None,
     input: probabilities in [0, 1], any shape; target: same shape, in [0, 1]; weight:
     broadcastable to input or None (a plain rescaling: 'mean' still divides by the count).
     Concrete inputs outside [0, 1] raise ValueError naming ``input`` (PyTorch raises too).
+    The gradient is PyTorch's w·(p - t) / max(p(1-p), 1e-12): finite at p = 0 and p = 1,
+    so ``bce(sigmoid(x), 1)`` trains for any x (float32 ``sigmoid(20.)`` is exactly 1).
     """
     _same_shape(input, target)
     choice("reduction", reduction, REDUCTIONS)
@@ -162,9 +226,7 @@ def bce(input: Array, target: Array, weight: Array | None = None,
     if concrete is not None and ((concrete < 0) | (concrete > 1)).any():
         raise ValueError("input must hold probabilities in [0, 1] (apply sigmoid, or use "
                          f"bce_with_logits); got values from {concrete.min()} to {concrete.max()}")
-    log_p = jnp.maximum(jnp.log(input), -100.0)
-    log_1mp = jnp.maximum(jnp.log1p(-input), -100.0)
-    values = -(target * log_p + (1 - target) * log_1mp)
+    values = _bce_elementwise(input, jnp.asarray(target, jnp.result_type(input)))
     if weight is not None:
         values = values * weight
     return reduce(values, reduction)
@@ -179,7 +241,6 @@ def bce_with_logits(input: Array, target: Array, weight: Array | None = None,
     input: logits, any shape; target: same shape, in [0, 1]; weight: broadcastable;
     pos_weight: broadcastable along the last (class) axis, weights the positive term.
     """
-    import jax
     _same_shape(input, target)
     choice("reduction", reduction, REDUCTIONS)
     log_sig = -jax.nn.softplus(-input)

@@ -8,14 +8,23 @@ PyTorch                                        here
 ``SGD(p, lr)``                                 ``make("sgd", lr)``
 ``SGD(p, lr, momentum=0.9)``                   ``make("sgd", lr, momentum=0.9)``
 ``SGD(p, lr, weight_decay=wd)``                ``make("sgd", lr, weight_decay=wd)`` (coupled L2)
-``RMSprop(p, lr, alpha=0.99)``                 ``make("rmsprop", lr, alpha=0.99)``
+``SGD(p, lr, momentum=0.9, dampening=0.5)``    ``make("sgd", lr, momentum=0.9, dampening=0.5)``
+``RMSprop(p, lr, alpha=0.99, centered=True)``  ``make("rmsprop", lr, alpha=0.99, centered=True)``
 ``Adam(p, lr, betas=(0.9, 0.999), eps=1e-8)``  ``make("adam", lr, b1=0.9, b2=0.999, eps=1e-8)``
+``Adam(p, lr, weight_decay=wd)``               ``make("adam", lr, weight_decay=wd)`` (coupled L2)
+``Adam(p, lr, amsgrad=True)``                  ``make("adam", lr, amsgrad=True)`` (see adam)
 ``AdamW(p, lr, weight_decay=1e-2)``            ``make("adamw", lr, weight_decay=1e-2)``
+``Adagrad(p, lr=0.01, lr_decay=0.1)``          ``make("adagrad", 0.01, lr_decay=0.1)``
 ``LBFGS(p, lr=1, history_size=10)``            ``make("lbfgs", 1.0, memory_size=10)``
+``clip_grad_norm_(p, max_norm)``               ``clip_grad_norm(max_norm)`` chained before
 =============================================  ==========================================
 
 Defaults follow PyTorch, not Optax, where they differ: AdamW's ``weight_decay`` is 1e-2
-(Optax: 1e-4); RMSprop's ``eps`` is 1e-8 (Optax: 1e-8 too, but see the RMSprop note).
+(Optax: 1e-4); Adagrad's accumulator starts at 0 (Optax: 0.1) with eps 1e-10. Where eps
+goes also differs: PyTorch's RMSprop divides by sqrt(v) + eps, Optax's ``rmsprop`` by
+sqrt(v + eps) unless ``eps_in_sqrt=False``, which :func:`rmsprop` sets (the eps *values*
+are both 1e-8). ``weight_decay`` in SGD, RMSprop, Adam and Adagrad is PyTorch's coupled L2
+(wd·param added to the gradient before the optimizer); only AdamW decouples it.
 """
 
 from __future__ import annotations
@@ -37,48 +46,141 @@ def _learning_rate(learning_rate: LearningRate) -> LearningRate:
     return positive("learning_rate", learning_rate)
 
 
-def sgd(learning_rate: LearningRate, momentum: float = 0.0, *, nesterov: bool = False,
-        weight_decay: float = 0.0) -> optax.GradientTransformation:
+def _non_negative(name: str, value: float) -> float:
+    if not value >= 0:
+        raise ValueError(f"{name} must be >= 0; got {value!r}")
+    return value
+
+
+def _decayed(weight_decay: float, tx: optax.GradientTransformation
+             ) -> optax.GradientTransformation:
+    """PyTorch's coupled weight decay: g + wd * param, then ``tx``."""
+    if not _non_negative("weight_decay", weight_decay):
+        return tx
+    return optax.chain(optax.add_decayed_weights(weight_decay), tx)
+
+
+class DampenedTraceState(NamedTuple):
+    """The momentum buffer and whether it has been started."""
+    trace: Any
+    started: Any
+
+
+def _dampened_trace(momentum: float, dampening: float) -> optax.GradientTransformation:
+    """PyTorch's buffer with dampening: b₁ = g₁, then b = momentum·b + (1 - dampening)·g.
+
+    Optax's ``trace`` has no dampening; with dampening 0 it is the same (b₀ = 0).
+    """
+    def init(params):
+        return DampenedTraceState(optax.tree.zeros_like(params), jax.numpy.zeros([], bool))
+
+    def update(grads, state, params=None):
+        del params
+        trace = jax.tree.map(lambda g, b: jax.numpy.where(
+            state.started, momentum * b + (1 - dampening) * g, g), grads, state.trace)
+        return trace, DampenedTraceState(trace, jax.numpy.ones([], bool))
+
+    return optax.GradientTransformation(init, update)
+
+
+def sgd(learning_rate: LearningRate, momentum: float = 0.0, *, dampening: float = 0.0,
+        nesterov: bool = False, weight_decay: float = 0.0) -> optax.GradientTransformation:
     """``torch.optim.SGD``: coupled L2 weight decay, then (heavy-ball) momentum, then -lr.
 
     PyTorch's momentum buffer is b = momentum * b + g and the step is -lr * b, which is
-    Optax's ``trace``; ``dampening`` is 0 as in the course.
+    Optax's ``trace``. With ``dampening`` d the buffer is b = momentum * b + (1 - d) * g
+    after a first b = g (PyTorch's rule; nesterov needs d = 0, as in PyTorch).
     """
-    if momentum < 0:
-        raise ValueError(f"momentum must be >= 0; got {momentum!r}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0; got {weight_decay!r}")
-    parts = []
-    if weight_decay:
-        parts.append(optax.add_decayed_weights(weight_decay))
-    parts.append(optax.sgd(_learning_rate(learning_rate), momentum=momentum or None,
-                           nesterov=nesterov))
-    return optax.chain(*parts)
+    _non_negative("momentum", momentum)
+    _non_negative("dampening", dampening)
+    if nesterov and (momentum <= 0 or dampening):
+        raise ValueError("nesterov needs momentum > 0 and dampening 0 (as torch.optim.SGD)")
+    lr = _learning_rate(learning_rate)
+    if dampening and momentum:
+        return _decayed(weight_decay, optax.chain(_dampened_trace(momentum, dampening),
+                                                  optax.scale_by_learning_rate(lr)))
+    return _decayed(weight_decay, optax.sgd(lr, momentum=momentum or None, nesterov=nesterov))
 
 
 def rmsprop(learning_rate: LearningRate, alpha: float = 0.99, eps: float = 1e-8,
-            momentum: float = 0.0) -> optax.GradientTransformation:
-    """``torch.optim.RMSprop(lr, alpha, eps)``: step -lr * g / (sqrt(v) + eps).
+            momentum: float = 0.0, *, centered: bool = False,
+            weight_decay: float = 0.0) -> optax.GradientTransformation:
+    """``torch.optim.RMSprop(lr, alpha, eps, momentum, centered, weight_decay)``.
 
-    ``alpha`` is PyTorch's smoothing constant (Optax calls it ``decay``). PyTorch adds eps
-    outside the square root; Optax's default adds it inside (``eps_in_sqrt=True``), so it is
-    switched off here to follow PyTorch.
+    Step -lr * g / (sqrt(v) + eps), or with ``centered`` -lr * g / (sqrt(v - m²) + eps)
+    (m the running mean of g). ``alpha`` is PyTorch's smoothing constant (Optax calls it
+    ``decay``). PyTorch adds eps outside the square root; Optax's default adds it inside
+    (``eps_in_sqrt=True``), so it is switched off here to follow PyTorch.
     """
-    return optax.rmsprop(_learning_rate(learning_rate), decay=alpha, eps=eps,
-                         momentum=momentum or None, eps_in_sqrt=False)
+    return _decayed(weight_decay, optax.rmsprop(
+        _learning_rate(learning_rate), decay=alpha, eps=eps, momentum=momentum or None,
+        centered=centered, eps_in_sqrt=False))
 
 
 def adam(learning_rate: LearningRate, b1: float = 0.9, b2: float = 0.999,
-         eps: float = 1e-8) -> optax.GradientTransformation:
-    """``torch.optim.Adam(lr, betas=(b1, b2), eps)``."""
-    return optax.adam(_learning_rate(learning_rate), b1=b1, b2=b2, eps=eps)
+         eps: float = 1e-8, *, weight_decay: float = 0.0,
+         amsgrad: bool = False) -> optax.GradientTransformation:
+    """``torch.optim.Adam(lr, betas=(b1, b2), eps, weight_decay, amsgrad)``.
+
+    ``weight_decay`` is PyTorch's coupled L2 (added to the gradient; see :func:`adamw` for
+    the decoupled one). ``amsgrad`` is ``optax.amsgrad``, which keeps the maximum of the
+    *bias-corrected* second moment; PyTorch keeps the maximum of the raw one and corrects
+    it with the current step's factor. They agree while v̂ grows (the test pins both
+    cases); where an early large gradient dominates, Optax's steps are smaller.
+    """
+    lr = _learning_rate(learning_rate)
+    tx = (optax.amsgrad(lr, b1=b1, b2=b2, eps=eps) if amsgrad
+          else optax.adam(lr, b1=b1, b2=b2, eps=eps))
+    return _decayed(weight_decay, tx)
 
 
 def adamw(learning_rate: LearningRate, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
-          weight_decay: float = 1e-2) -> optax.GradientTransformation:
-    """``torch.optim.AdamW``, with PyTorch's default ``weight_decay`` 1e-2 (Optax's is 1e-4)."""
-    return optax.adamw(_learning_rate(learning_rate), b1=b1, b2=b2, eps=eps,
-                       weight_decay=weight_decay)
+          weight_decay: float = 1e-2, *, amsgrad: bool = False) -> optax.GradientTransformation:
+    """``torch.optim.AdamW``, with PyTorch's default ``weight_decay`` 1e-2 (Optax's is 1e-4).
+
+    The decay is decoupled: param -= lr * wd * param, outside the Adam ratio.
+    ``amsgrad`` as in :func:`adam`.
+    """
+    _non_negative("weight_decay", weight_decay)
+    lr = _learning_rate(learning_rate)
+    if amsgrad:
+        return optax.chain(optax.scale_by_amsgrad(b1=b1, b2=b2, eps=eps),
+                           optax.add_decayed_weights(weight_decay),
+                           optax.scale_by_learning_rate(lr))
+    return optax.adamw(lr, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
+
+
+def adagrad(learning_rate: LearningRate = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+            initial_accumulator_value: float = 0.0, eps: float = 1e-10
+            ) -> optax.GradientTransformation:
+    """``torch.optim.Adagrad(lr, lr_decay, weight_decay, initial_accumulator_value, eps)``.
+
+    s += g²; step -lr / (1 + (t - 1)·lr_decay) · g / (sqrt(s) + eps). ``optax.adagrad``
+    with PyTorch's defaults (accumulator 0, not 0.1); ``lr_decay`` becomes a schedule.
+    One convention is Optax's: eps goes inside the root, g / sqrt(s + eps²) here, which
+    differs from PyTorch by under eps (1e-10) relative; a zero accumulator gives a zero step
+    in both.
+    """
+    _non_negative("lr_decay", lr_decay)
+    _non_negative("initial_accumulator_value", initial_accumulator_value)
+    lr = _learning_rate(learning_rate)
+    if lr_decay:
+        base = lr
+        lr = (lambda count: base(count) / (1 + count * lr_decay)) if callable(base) else (
+            lambda count: base / (1 + count * lr_decay))
+    return _decayed(weight_decay, optax.adagrad(
+        lr, initial_accumulator_value=initial_accumulator_value, eps=eps * eps))
+
+
+def clip_grad_norm(max_norm: float) -> optax.GradientTransformation:
+    """``torch.nn.utils.clip_grad_norm_(params, max_norm)`` as an Optax step to chain first:
+    ``optax.chain(clip_grad_norm(1.0), make("sgd", 0.1))``.
+
+    Rescales the whole gradient pytree to global 2-norm ``max_norm`` when it is larger
+    (``optax.clip_by_global_norm``). PyTorch multiplies by max_norm / (norm + 1e-6); Optax
+    by max_norm / norm, so a clipped norm is exactly ``max_norm`` here (1e-6 relative).
+    """
+    return optax.clip_by_global_norm(positive("max_norm", max_norm))
 
 
 def lbfgs(learning_rate: LearningRate = 1.0, memory_size: int = 10,
@@ -104,6 +206,7 @@ OPTIMIZERS: dict[str, Callable[..., optax.GradientTransformation]] = {
     "rmsprop": rmsprop,
     "adam": adam,
     "adamw": adamw,
+    "adagrad": adagrad,
     "lbfgs": lbfgs,
 }
 

@@ -41,14 +41,18 @@ def with_plateau(optimizer: optax.GradientTransformation, *, factor: float = 0.1
 
     The updates are scaled by a factor that is multiplied by ``factor`` each time the loss
     (averaged over ``accumulation_size`` steps - set it to the steps per epoch for a
-    per-epoch rule like PyTorch's) fails to improve by ``rtol`` for ``patience`` rounds.
+    per-epoch rule like PyTorch's) fails to improve by ``rtol`` for *more than*
+    ``patience`` rounds in a row, as PyTorch counts: ``patience=2`` cuts at the third bad
+    round. (Optax's ``reduce_on_plateau(patience=p)`` cuts when the count *reaches* p, so
+    it is given ``patience + 1``.) ``patience=0`` cuts after every bad round.
     """
     if not 0 < factor < 1:
         raise ValueError(f"factor must be in (0, 1); got {factor!r}")
-    positive("patience", patience, integer=True)
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        raise ValueError(f"patience must be a non-negative integer; got {patience!r}")
     positive("accumulation_size", accumulation_size, integer=True)
     return optax.chain(optimizer, optax.contrib.reduce_on_plateau(
-        factor=factor, patience=patience, rtol=rtol, atol=0.0, cooldown=cooldown,
+        factor=factor, patience=patience + 1, rtol=rtol, atol=0.0, cooldown=cooldown,
         accumulation_size=accumulation_size, min_scale=min_scale))
 
 
