@@ -70,8 +70,9 @@ def body(args) -> _cli.Outcome:
     state, history = train(
         jax.random.key(args.seed), train_data, epochs=epochs, optimizer=args.optimizer,
         learning_rate=args.lr,
-        mode=args.mode, on_log=seed_train_log(len(train_data[1])),
-        on_epoch=lambda e, s: seed_test_log(metrics, s.params, test))
+        mode=args.mode, **_cli.tensorboard(
+            args, on_log=seed_train_log(len(train_data[1])), learning_rate=args.lr,
+            on_epoch=lambda e, s: seed_test_log(metrics, s.params, test)))
     final = history.epochs[-1]
     figures = _mnist.figures(args.out, "lenet", history, apply_lenet, state.params, test,
                              history.epochs)

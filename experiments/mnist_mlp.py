@@ -84,8 +84,9 @@ def body(args) -> _cli.Outcome:
 
     apply, state, history = train(jax.random.key(args.seed), train_data, epochs=epochs,
                                   **variant, mode=args.mode,
-                                  on_log=_mnist.train_log(len(train_data[1]), BATCH_SIZE, epochs),
-                                  on_epoch=on_epoch)
+                                  **_cli.tensorboard(args, on_log=_mnist.train_log(
+                                      len(train_data[1]), BATCH_SIZE, epochs),
+                                      on_epoch=on_epoch, learning_rate=LEARNING_RATE))
     final = history.epochs[-1]
     figures = _mnist.figures(args.out, "mnist_mlp", history, apply, state.params, test,
                              history.epochs)
