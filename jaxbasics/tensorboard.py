@@ -204,3 +204,47 @@ class TensorBoard:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def read_events(logdir: str | os.PathLike, *, since: float | None = None
+                ) -> dict[str, dict[str, list[tuple[int, Any]]]]:
+    """What the event files under ``logdir`` hold: ``{run: {tag: [(step, value), ...]}}``.
+
+    run: the event file's directory relative to ``logdir`` (``'.'`` for ``logdir`` itself;
+    ``scalars("test", {"loss": ..})`` writes run ``test/loss``). value: a float for a
+    scalar, ``("image", height, width)`` for an image, the string for text (tag
+    ``<tag>/text_summary``). Reads the files with tensorboardX's protobufs (no
+    TensorFlow, no tensorboard); in file order, steps as written. since: only events
+    written at or after this ``time.time()`` (a rerun appends to the same directory).
+    """
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    root = Path(logdir)
+    runs: dict[str, dict[str, list[tuple[int, Any]]]] = {}
+    for path in sorted(root.rglob("events.out.tfevents.*")):
+        run = str(path.parent.relative_to(root).as_posix()) or "."
+        tags = runs.setdefault(run, {})
+        data = path.read_bytes()
+        at = 0
+        while at + 12 <= len(data):  # TFRecord: length u64, crc u32, payload, crc u32
+            (length,) = struct.unpack_from("<Q", data, at)
+            payload = data[at + 12:at + 12 + length]
+            at += 12 + length + 4
+            if len(payload) < length:
+                break  # a record still being written
+            event = event_pb2.Event.FromString(payload)
+            if since is not None and event.wall_time < since:
+                continue
+            for v in event.summary.value:
+                if v.HasField("image"):
+                    value: Any = ("image", v.image.height, v.image.width)
+                elif v.HasField("tensor") and v.tensor.string_val:
+                    value = v.tensor.string_val[0].decode("utf-8", "replace")
+                elif v.HasField("tensor") and v.tensor.float_val:
+                    value = float(v.tensor.float_val[0])
+                else:
+                    value = float(v.simple_value)
+                tags.setdefault(v.tag, []).append((int(event.step), value))
+    return runs
