@@ -88,21 +88,21 @@ def body(args) -> _cli.Outcome:
 
     # Read the event files back: what TensorBoard will show.
     runs = read_events(tb.logdir, since=started)
-    main, logged = runs.get(".", {}), history.loss
-    curve = main.get("train_loss", [])
+    root = runs.get(".", {})  # the run itself; scalars() adds runs test/loss, test/acc.
+    curve = root.get("train_loss", [])
     expected_steps = [i for i in range(len(history.loss))
                       if (i % steps_per_epoch) % log_every == 0]
     epoch_steps = [steps_per_epoch * (e + 1) for e in range(len(history.epochs))]
     test_acc = runs.get("test/acc.", {}).get("test", [])
     test_loss = runs.get("test/loss", {}).get("test", [])
-    rates = main.get("train/learning_rate", [])
+    rates = root.get("train/learning_rate", [])
     single_ok = ([s for s, _ in curve] == expected_steps and
-                 np.allclose([v for _, v in curve], logged[expected_steps], rtol=1e-6))
+                 np.allclose([v for _, v in curve], history.loss[expected_steps], rtol=1e-6))
     multi_ok = ([s for s, _ in test_acc] == epoch_steps == [s for s, _ in test_loss] and
                 np.allclose([v for _, v in test_acc],
                             [m["accuracy"] for m in history.epochs], rtol=1e-6))
-    images_ok = (len(main.get("x", [])) == len(main.get("predictions", [])) == epochs and
-                 len(main.get("pred/text_summary", [])) == epochs)
+    images_ok = (len(root.get("x", [])) == len(root.get("predictions", [])) == epochs and
+                 len(root.get("pred/text_summary", [])) == epochs)
     # inject_hyperparams stores the rate it used for the last update: schedule(step - 1).
     rates_ok = np.allclose([v for _, v in rates], [schedule(s - 1) for s in epoch_steps],
                            rtol=1e-5, atol=1e-9) and len(rates) == epochs
@@ -110,7 +110,7 @@ def body(args) -> _cli.Outcome:
     result = {
         "test_accuracy": final["accuracy"],
         "views": {"train loss points": len(curve), "test curves": 2 * len(test_acc),
-                  "image grids": len(main.get("x", [])),
+                  "image grids": len(root.get("x", [])),
                   "learning rate first/last": [rates[0][1], rates[-1][1]] if rates else []},
         "read back": {"single curve": bool(single_ok), "multi-curve": bool(multi_ok),
                       "images": bool(images_ok), "learning rate": bool(rates_ok)},
