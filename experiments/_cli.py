@@ -137,9 +137,14 @@ def tensorboard_logger(args: argparse.Namespace, *, learning_rate=None):
     return args.tensorboard_logger
 
 
-def _close_tensorboard(args: argparse.Namespace, figures: Sequence[str | Path]) -> None:
+def _close_tensorboard(args: argparse.Namespace, outcome: Outcome | None) -> None:
+    """Add the figures of a finished run as images, close the files, say how to view them."""
     logger = getattr(args, "tensorboard_logger", None)
+    figures = outcome.figures if outcome is not None else []
     if logger is None:
+        if getattr(args, "tensorboard", None) is not None and outcome is not None:
+            print(f"note: {args.experiment} does not log to TensorBoard yet; "
+                  "--tensorboard had no effect")
         return
     try:
         for figure in figures:
@@ -175,7 +180,7 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
             raise
         p.exit(2, f"{p.prog}: error: {e}\n")  # the command line: one line, like argparse's
     finally:
-        _close_tensorboard(args, outcome.figures if outcome is not None else [])
+        _close_tensorboard(args, outcome)
     seconds = time.perf_counter() - start
     metrics = jsonable({
         "experiment": name, "mode": args.mode, "backend": jax.default_backend(),
