@@ -95,7 +95,8 @@ def main(argv=None) -> int:
     (args.out / "report.md").write_text(_report_md(rows, args.out))
     total = time.perf_counter() - start
     kind = ("full" if args.full else "quick") + (f", data {args.data_dir}" if args.data_dir else "")
-    facts = [f"{kind} settings; {total:.0f} s in all; "
+    facts = [f"{'full' if args.full else 'quick'} settings"
+             f"{f'; data: {args.data_dir}' if args.data_dir else ''}; {total:.0f} s in all; "
              f"{datetime.datetime.now().isoformat(timespec='minutes')}",
              f"jax {jax.__version__} on {jax.default_backend()}; CPU: {_cpu_model()}; "
              f"Python {platform.python_version()}"]
