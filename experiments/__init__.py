@@ -35,4 +35,6 @@ CATALOGUE = [
     "conv_basics",
     "classic_cnns",
     "modules",
+    # D′. seeing training (TensorBoard)
+    "visualization",
 ]

@@ -1,9 +1,10 @@
 """The one command-line helper every experiment uses.
 
 ``run(name, doc, body, argv)`` parses the shared flags (``--quick``, ``--seed``, ``--out``,
-``--mode``), runs ``body(args) -> Outcome``, prints the result next to the reference,
-writes ``OUT/metrics.json`` and returns the metrics dict. Run from the command line
-(``argv`` None) it first turns on JAX's persistent compilation cache
+``--mode``, ``--tensorboard``), runs ``body(args) -> Outcome``, prints the result next to
+the reference, writes ``OUT/metrics.json`` and returns the metrics dict. A body that trains
+passes its ``fit`` callbacks through :func:`tensorboard` to log live curves. Run from the
+command line (``argv`` None) it first turns on JAX's persistent compilation cache
 (:func:`compilation_cache`), so a second run of the same experiment compiles almost
 nothing; called from Python it changes no global JAX setting. The schema, one for every
 experiment::
@@ -142,7 +143,58 @@ def parser(doc: str | None, *, default_mode: str = "fused",
     p.add_argument("--mode", choices=MODES, default=default_mode,
                    help="eager: no jit; jit: a compiled step per batch; fused: whole "
                         "epochs in one compiled scan (default %(default)s)")
+    p.add_argument("--tensorboard", type=Path, default=None, metavar="DIR",
+                   help="log live curves and images as TensorBoard event files in "
+                        "DIR/<experiment> (default: off); view with tensorboard --logdir DIR")
     return p
+
+
+def tensorboard(args: argparse.Namespace, *, on_log: Callable | None = None,
+                on_epoch: Callable | None = None,
+                learning_rate: float | Callable[[int], Any] | None = None) -> dict[str, Any]:
+    """``fit``'s ``on_log``/``on_epoch`` for this run: the given ones, and with
+    ``--tensorboard DIR`` also writing to ``DIR/<experiment>`` (training metrics per logging
+    step, what ``on_epoch`` returns, the learning rate: the optimizer state's, else
+    ``learning_rate``). Use as ``fit(..., **_cli.tensorboard(args, on_log=.., on_epoch=..))``.
+    :func:`run` adds the experiment's figures as images and closes the files at the end.
+    """
+    logger = tensorboard_logger(args, learning_rate=learning_rate)
+    if logger is None:
+        return {"on_log": on_log, "on_epoch": on_epoch}
+    return logger.hooks(on_log=on_log, on_epoch=on_epoch)
+
+
+def tensorboard_logger(args: argparse.Namespace, *, learning_rate=None):
+    """The run's :class:`jaxbasics.tensorboard.TensorBoard` (one per run, made on first
+    use), or None without ``--tensorboard``."""
+    if getattr(args, "tensorboard", None) is None:
+        return None
+    if getattr(args, "tensorboard_logger", None) is None:
+        from jaxbasics.tensorboard import TensorBoard
+        name = getattr(args, "experiment", None) or "run"
+        args.tensorboard_logger = TensorBoard(Path(args.tensorboard) / name,
+                                              learning_rate=learning_rate)
+    return args.tensorboard_logger
+
+
+def _close_tensorboard(args: argparse.Namespace, outcome: Outcome | None) -> None:
+    """Add the figures of a finished run as images, close the files, say how to view them."""
+    logger = getattr(args, "tensorboard_logger", None)
+    figures = outcome.figures if outcome is not None else []
+    if logger is None:
+        if getattr(args, "tensorboard", None) is not None and outcome is not None:
+            print(f"note: {args.experiment} does not log to TensorBoard yet; "
+                  "--tensorboard had no effect")
+        return
+    try:
+        for figure in figures:
+            if Path(figure).suffix == ".png" and Path(figure).is_file():
+                logger.png(f"figures/{Path(figure).stem}", figure, logger.last_step)
+    finally:
+        logger.close()
+        args.tensorboard_logger = None
+    print(f"TensorBoard: wrote {logger.logdir}; view with: "
+          f"tensorboard --logdir {args.tensorboard} (then open http://localhost:6006)")
 
 
 def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome],
@@ -160,13 +212,17 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
         compilation_cache()
     args.out = Path(args.out) if args.out is not None else Path("runs") / name
     args.out.mkdir(parents=True, exist_ok=True)
+    args.experiment, args.tensorboard_logger = name, None
     start = time.perf_counter()
+    outcome = None
     try:
         outcome = body(args)
     except (ValueError, TypeError, FileNotFoundError) as e:
         if argv is not None:  # called from Python: let the caller see the exception
             raise
         p.exit(2, f"{p.prog}: error: {e}\n")  # the command line: one line, like argparse's
+    finally:
+        _close_tensorboard(args, outcome)
     seconds = time.perf_counter() - start
     metrics = jsonable({
         "experiment": name, "mode": args.mode, "backend": jax.default_backend(),

@@ -27,16 +27,17 @@ QUICK_TRAIN, QUICK_TEST = 1000, 500
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=NAMES, default="mnist", help="default %(default)s")
     p.add_argument("--source", choices=SOURCES, default=None,
-                   help="where the images come from (default: 'embedded', the 5,000 digits "
-                        "shipped with the package, for mnist; 'auto' for fashion_mnist, "
-                        "which tries the full sets first)")
+                   help="where the images come from (default: 'idx' with --data-dir, else "
+                        "'embedded', the 5,000 digits shipped with the package, for mnist; "
+                        "'auto' for fashion_mnist, which tries the full sets first)")
     p.add_argument("--data-dir", default=None, help="a directory with the four IDX files")
 
 
 def data(args, quick_sizes=(QUICK_TRAIN, QUICK_TEST)) -> tuple[tuple, tuple, str]:
     """(train (x, y), test (x, y), source) on the device; with ``--quick``, random slices of
     ``quick_sizes`` (train, test) images (None: all of that split)."""
-    source = args.source or ("embedded" if args.dataset == "mnist" else "auto")
+    source = args.source or ("idx" if args.data_dir else
+                             "embedded" if args.dataset == "mnist" else "auto")
     train = load(args.dataset, "train", source, data_dir=args.data_dir)
     test = load(args.dataset, "test", source, data_dir=args.data_dir)
     tr, te = (train.images, train.labels), (test.images, test.labels)

@@ -68,8 +68,8 @@ def body(args) -> _cli.Outcome:
     step = make(args.optimizer, args.lr)
     state, history = train(
         step, args.seed, train_data, epochs=epochs, mode=args.mode,
-        on_log=seed_train_log(len(train_data[1])),
-        on_epoch=lambda e, s: seed_test_log(step, s, test))
+        **_cli.tensorboard(args, on_log=seed_train_log(len(train_data[1])), learning_rate=args.lr,
+                           on_epoch=lambda e, s: seed_test_log(step, s, test)))
     final = history.epochs[-1]
     figures = _mnist.figures(args.out, "lenet", history, apply_lenet, state.params, test,
                              history.epochs)

@@ -56,9 +56,10 @@ def body(args) -> _cli.Outcome:
 
     state, history = fit(step, init_state(init_mlp(k_init, SIZES), step), train_data,
                          epochs=epochs, batch_size=batch_size, key=k_shuffle, mode=args.mode,
-                         log_every=10, on_log=on_log,
-                         on_epoch=lambda e, s: _mnist.test_log(
-                             step, s, test, 512, quiet=not _mnist.shown(e, epochs)))
+                         log_every=10, **_cli.tensorboard(
+                             args, on_log=on_log, learning_rate=0.01,
+                             on_epoch=lambda e, s: _mnist.test_log(
+                                 step, s, test, 512, quiet=not _mnist.shown(e, epochs))))
     final = history.epochs[-1]
     print("test acc:", final["accuracy"])
     figures = _mnist.figures(args.out, "mnist_first", history, apply, state.params, test,

@@ -79,8 +79,9 @@ def body(args) -> _cli.Outcome:
                                quiet=not _mnist.shown(epoch, epochs))
 
     state, history = train(step, params, k_shuffle, train_data, epochs=epochs, mode=args.mode,
-                           on_log=_mnist.train_log(len(train_data[1]), BATCH_SIZE, epochs),
-                           on_epoch=on_epoch)
+                           **_cli.tensorboard(args, on_log=_mnist.train_log(
+                               len(train_data[1]), BATCH_SIZE, epochs),
+                               on_epoch=on_epoch, learning_rate=LEARNING_RATE))
     final = history.epochs[-1]
     figures = _mnist.figures(args.out, "mnist_mlp", history, apply, state.params, test,
                              history.epochs)

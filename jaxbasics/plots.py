@@ -1,6 +1,7 @@
 """Figures written to PNG files with matplotlib's Agg backend: never a window.
 
-Each function takes arrays and a path, writes one figure and returns the path.
+Each function takes arrays and a path, writes one figure and returns the path
+(``digits_figure`` returns the figure itself).
 """
 
 from __future__ import annotations
@@ -91,6 +92,12 @@ def surface_with_paths(path: str | os.PathLike, X: np.ndarray, Y: np.ndarray, Z:
 def digits(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray,
            predicted: np.ndarray, *, title: str = "", columns: int = 8) -> Path:
     """A grid of images (n, 28, 28[, 1]) titled "pred (true)", wrong ones in red."""
+    return _save(digits_figure(images, labels, predicted, title=title, columns=columns), path)
+
+
+def digits_figure(images: np.ndarray, labels: np.ndarray, predicted: np.ndarray, *,
+                  title: str = "", columns: int = 8):
+    """The figure of :func:`digits`, not saved (e.g. for TensorBoard); the caller closes it."""
     n = len(images)
     rows = -(-n // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.25))
@@ -103,4 +110,5 @@ def digits(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray,
                          color="black" if ok else "red")
     if title:
         fig.suptitle(title, fontsize=9)
-    return _save(fig, path)
+    fig.tight_layout()
+    return fig

@@ -304,11 +304,17 @@ class Interrupted(KeyboardInterrupt):
 
 
 def learning_rate(opt_state: Any) -> float | None:
-    """The learning rate an ``optax.inject_hyperparams`` state holds, or None."""
+    """The learning rate held in an Optax state, or None where the optimizer hides it.
+
+    Found in the states of ``optax.inject_hyperparams`` (``hyperparams["learning_rate"]``),
+    anywhere inside chains and nested tuples; a plain ``optax.sgd(0.1)`` does not store its
+    rate, and a vector of rates (one per parameter) is not one rate: None.
+    """
     for node in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(
             x, optax.InjectHyperparamsState)):
         if isinstance(node, optax.InjectHyperparamsState) and "learning_rate" in node.hyperparams:
-            return float(node.hyperparams["learning_rate"])
+            rate = np.asarray(node.hyperparams["learning_rate"])
+            return float(rate) if rate.size == 1 else None
     return None
 
 

@@ -1,6 +1,7 @@
 """The dataset layer: IDX reader and its errors, sources, embedded splits."""
 
 import gzip
+import logging
 import hashlib
 import http.server
 import threading
@@ -180,3 +181,20 @@ def test_debian_fashion_mnist_if_installed():
         pytest.skip("apt-get install dataset-fashion-mnist")
     ds = load("fashion_mnist", "test", "idx", data_dir="/usr/share/datasets/fashion-mnist")
     assert len(ds) == 10_000 and (np.bincount(ds.labels) == 1000).all()
+
+
+def test_auto_does_not_print_tfds_warnings(tmp_path, caplog, monkeypatch):
+    # TFDS logs "Variant folder .../mnist/3.0.1 has no dataset_info.json" through absl for a
+    # folder that does not exist; auto must stay quiet about it and still fall back.
+    pytest.importorskip("tensorflow_datasets")
+    monkeypatch.setattr(datasets, "download", _no_download)
+    before = logging.getLogger("absl").level
+    with caplog.at_level(logging.WARNING):
+        ds = load("mnist", "test", "auto", data_dir=tmp_path / "absent")
+    assert ds.source.startswith("embedded") and len(ds) == 1000
+    assert [r.getMessage() for r in caplog.records if r.name == "absl"] == []
+    assert logging.getLogger("absl").level == before  # restored
+
+
+def _no_download(*args, **kwargs):
+    raise datasets.DatasetNotFound("offline (test)")

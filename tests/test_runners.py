@@ -15,6 +15,8 @@ def test_catalogue_runner_writes_report(tmp_path, capsys):
     assert all(r["ok"] for r in rows)
     assert "2 of 2 ok" in capsys.readouterr().out
     assert "![fit.png](linear_regression/fit.png)" in (tmp_path / "report.md").read_text()
+    page = (tmp_path / "report.html").read_text()  # self-contained: every figure inlined
+    assert page.count("src='data:image/png;base64,") == sum(len(r["figures"]) for r in rows) > 0
 
 
 def test_jit_vs_eager_quick(tmp_path):

@@ -33,9 +33,11 @@ Sources:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import hashlib
+import logging
 import os
 import urllib.request
 from importlib import resources
@@ -297,13 +299,28 @@ def download(name: str, directory: str | os.PathLike | None = None, *,
 
 # --- TensorFlow Datasets ----------------------------------------------------------------
 
+@contextlib.contextmanager
+def _quiet_absl():
+    """Hold back TFDS's absl warnings (``Variant folder ... has no dataset_info.json``) while
+    probing for a prepared dataset: a folder that does not exist is the normal ``auto``
+    case, and the reason is carried by :class:`DatasetNotFound` instead."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _load_tfds(name: str, split: str, data_dir) -> tuple[np.ndarray, np.ndarray, str]:
     try:
         import tensorflow_datasets as tfds
     except ImportError as e:
         raise DatasetNotFound("source='tfds' needs the tensorflow_datasets package") from e
     try:
-        source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
+        with _quiet_absl():
+            source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
     except Exception as e:  # tfds raises assorted errors for a dataset not prepared
         raise DatasetNotFound(f"{name!r} is not prepared for TensorFlow Datasets in "
                               f"{data_dir or 'its default data_dir'} ({type(e).__name__}: "
