@@ -19,11 +19,13 @@ Typed PRNG keys (``jax.random.key``) are stored as their raw key data and re-wra
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxbasics._checks import positive
@@ -75,8 +77,17 @@ def _check(stored_metadata: Any, template: Any, where: str) -> None:
 
 
 def _rewrap(restored: Any, template: Any) -> Any:
-    return jax.tree.map(lambda got, like: jax.random.wrap_key_data(
-        got, impl=jax.random.key_impl(like)) if _is_key(like) else got, restored, template)
+    """Typed keys re-wrapped, and leaves whose template lives on one device returned as
+    ordinary (uncommitted) device arrays, like a fresh state's: Orbax pins restored arrays
+    to their device, and pinned arguments would recompile every program once more."""
+    def leaf(got, like):
+        sharding = getattr(like, "sharding", None)
+        if sharding is None or len(sharding.device_set) == 1:
+            got = jnp.asarray(np.asarray(got))
+        if _is_key(like):
+            return jax.random.wrap_key_data(got, impl=jax.random.key_impl(like))
+        return got
+    return jax.tree.map(leaf, restored, template)
 
 
 def _abstract(template: Any) -> Any:
@@ -85,13 +96,24 @@ def _abstract(template: Any) -> Any:
 
 
 def save(path: str | os.PathLike, tree: Any) -> Path:
-    """Write the pytree ``tree`` to the checkpoint directory ``path`` (replacing one there).
+    """Write the pytree ``tree`` to the checkpoint directory ``path``, replacing one there
+    only once the new one is complete (a failed save leaves the old one in place).
 
     Returns the absolute path. Every process of a multi-process run calls it (each writes
     its shards)."""
     path = Path(path).absolute()
+    fresh = path.with_name(path.name + ".new")
+    shutil.rmtree(fresh, ignore_errors=True)
     with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(path, _storable(tree), force=True)
+        checkpointer.save(fresh, _storable(tree))
+    if path.exists():
+        old = path.with_name(path.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+        os.replace(fresh, path)
+        shutil.rmtree(old)
+    else:
+        os.replace(fresh, path)
     return path
 
 
@@ -142,7 +164,8 @@ class Checkpoints:
         return steps[-1] if steps else None
 
     def save(self, state: Any) -> int:
-        """Save ``state`` (a TrainState) under its step count; returns that step."""
+        """Save ``state`` (a TrainState) under its step count; returns that step. A
+        checkpoint already saved at that step is replaced."""
         step = int(state.step)
         self._manager.save(step, args=ocp.args.StandardSave(_storable(state)), force=True)
         self._manager.wait_until_finished()

@@ -69,7 +69,11 @@ class TrainState(NamedTuple):
 
 def _new_state(optimizer: optax.GradientTransformation, params: Any, model_state: Any,
                key: Array | None) -> TrainState:
-    return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32), model_state, key)
+    # Strongly typed leaves: optimizers such as optax.lbfgs start with weakly typed Python
+    # scalars that an update turns into typed arrays, which would recompile the next call.
+    strong = lambda tree: jax.tree.map(lambda x: jnp.asarray(x, jnp.result_type(x)), tree)  # noqa: E731
+    return TrainState(strong(params), strong(optimizer.init(params)), jnp.zeros((), jnp.int32),
+                      model_state, key)
 
 
 class Step:
@@ -279,10 +283,11 @@ class History:
 class NonFiniteLoss(FloatingPointError):
     """The training loss became NaN or infinite.
 
-    state: the state at the start of the compiled call in which it happened (in ``eager``
-        and ``jit`` mode a call is one epoch; in ``fused`` mode whatever ``fit`` ran as one
-        program: an epoch, or the whole run for full batch without ``on_epoch``), so every
-        update in it is finite.
+    state: the state at the start of the chunk of steps in which it happened, so every
+        update it holds is finite. A chunk is what ``fit`` runs between two looks at the
+        losses: one epoch where ``on_epoch`` is given and for minibatches in ``eager`` and
+        ``jit`` mode; all the epochs of the call in ``fused`` mode and for full-batch runs
+        without ``on_epoch``; never more than ``steps_per_call`` steps.
     step: the absolute step whose loss was not finite; loss: that value;
     learning_rate: the optimizer's learning rate where the state exposes it, else None.
     """
@@ -310,10 +315,10 @@ def learning_rate(opt_state: Any) -> float | None:
     anywhere inside chains and nested tuples; a plain ``optax.sgd(0.1)`` does not store its
     rate, and a vector of rates (one per parameter) is not one rate: None.
     """
-    for node in jax.tree.leaves(opt_state, is_leaf=lambda x: isinstance(
-            x, optax.InjectHyperparamsState)):
-        if isinstance(node, optax.InjectHyperparamsState) and "learning_rate" in node.hyperparams:
-            rate = np.asarray(node.hyperparams["learning_rate"])
+    for node in jax.tree.leaves(opt_state, is_leaf=lambda x: hasattr(x, "hyperparams")):
+        hyper = getattr(node, "hyperparams", None)  # Inject(Stateful)HyperparamsState
+        if isinstance(hyper, dict) and "learning_rate" in hyper:
+            rate = np.asarray(hyper["learning_rate"])
             return float(rate) if rate.size == 1 else None
     return None
 
