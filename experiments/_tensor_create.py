@@ -1,10 +1,18 @@
 """tensor_basics, part 1 (seed 001 §14-26): dtypes, creation, random, indexing and slicing,
 reshaping, transposing (the transpose-then-reshape corruption and its fix), broadcasting.
 
-Each function returns ``(result, seed)``: what the JAX code computes, and the seed's printed
-output for the same example (only where the seed prints one). Examples that only show a
-shape, or that the shape rules reject, are traced with ``jax.eval_shape``: no data, no
-compilation, the same rules."""
+Each family is one compiled program and a report. The program (``*_examples``, a ``jax.jit``
+compiled with the cheap CPU pipeline of ``jit_once``: it runs once) computes every example
+of the family from the key, in the seed's order and under the seed's names, and returns
+them as a dict of arrays; the report fetches that dict once (``jax.device_get``) and turns
+the NumPy arrays into the printed Python values. Running the examples op by op would
+compile one small program per primitive instead (hundreds for the chapter); even
+``jnp.asarray([1, 2])`` on a concrete list compiles a conversion, so it is in a program too.
+
+Each family function returns ``(result, seed)``: what the JAX code computes, and the seed's
+printed output for the same example (only where the seed prints one). Examples that only
+show a shape, or that the shape rules reject, are traced with ``jax.eval_shape``: no data,
+no compilation, the same rules."""
 
 from __future__ import annotations
 
@@ -13,20 +21,28 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbasics import tensor
+from jaxbasics._once import jit_once
 
 
 def r4(x):
-    """x as nested lists rounded to the seed's 4 printed decimals."""
+    """x (NumPy values, or lists of them) as nested lists rounded to the seed's 4 printed
+    decimals."""
     return np.round(np.asarray(x, np.float64), 4).tolist()
 
 
+def tolist(x):
+    """A fetched array (or list of them) as plain Python numbers, bools and lists."""
+    return np.asarray(x).tolist()
+
+
 def shape(x) -> list[int]:
-    return list(jnp.shape(x))
+    """The shape of an array or of a traced ``jax.ShapeDtypeStruct``, as a list."""
+    return list(x.shape)
 
 
 def shapes(f, *args) -> dict[str, list[int]]:
     """{name: shape} of the dict of arrays ``f(*args)`` returns, by tracing only."""
-    return {k: list(v.shape) for k, v in jax.eval_shape(f, *args).items()}
+    return {k: shape(v) for k, v in jax.eval_shape(f, *args).items()}
 
 
 def _fails(f) -> str:
@@ -38,43 +54,80 @@ def _fails(f) -> str:
     return "ok"
 
 
-def dtypes_and_creation(key):
+@jit_once
+def creation_examples(key) -> dict:
+    """The creation and random examples (seed 001 §14-17) as one program."""
     k1, k2, k3, k4, k5 = jax.random.split(key, 5)
-    res, seed = {}, {}
-    res["dtype: jnp.asarray(1.3) / from list [1, 2] / from numpy np.ones(2)"] = [
-        str(jnp.asarray(1.3).dtype), str(jnp.asarray([1, 2]).dtype),
-        str(jnp.asarray(np.ones(2)).dtype)]  # float64 numpy -> float32 (x64 off)
-    res["ndim of 1.3 / [1.3]"] = [jnp.ndim(jnp.asarray(1.3)), jnp.ndim(jnp.asarray([1.3]))]
-    seed["ndim of 1.3 / [1.3]"] = [0, 1]
-    res["full([10], 0)"] = jnp.full(10, 0.0).tolist()
-    seed["full([10], 0)"] = [0.0] * 10
-    res["full([8], 1).dtype"] = str(jnp.full(8, 1).dtype)  # an integer, as torch today
-    res["arange(1, 0, -0.1)"] = r4(jnp.arange(1, 0, -0.1))
-    seed["arange(1, 0, -0.1)"] = r4(np.linspace(1, 0.1, 10))
-    res["linspace(0, 10, steps=4)"] = r4(jnp.linspace(0, 10, 4))
-    seed["linspace(0, 10, steps=4)"] = [0.0, 3.3333, 6.6667, 10.0]
-    res["logspace(0, -1, steps=10)"] = r4(jnp.logspace(0, -1, 10))
-    seed["logspace(0, -1, steps=10)"] = r4(10.0 ** np.linspace(0, -1, 10))
-    res["eye(3, 4)"] = jnp.eye(3, 4).tolist()
-    seed["eye(3, 4)"] = [[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0]]
     u = jax.random.uniform(k1, (3, 3))                      # torch.rand: [0, 1)
     n = jax.random.normal(k2, (10_000,))                    # torch.randn: N(0, 1)
     i = jax.random.randint(k3, (3, 3), 1, 10)               # torch.randint(1, 10, [3, 3])
     g = 1.0 + 0.5 * jax.random.normal(k4, (10_000,))        # torch.normal(mean=1, std=0.5)
-    res["rand in [0,1), randint in [1,10)"] = bool((u >= 0).all() & (u < 1).all()
-                                                   & (i >= 1).all() & (i < 10).all())
-    seed["rand in [0,1), randint in [1,10)"] = True
-    res["randn mean, std (2 decimals)"] = [round(float(n.mean()), 1), round(float(n.std()), 1)]
-    seed["randn mean, std (2 decimals)"] = [0.0, 1.0]
-    res["normal(1, 0.5) mean, std"] = [round(float(g.mean()), 1), round(float(g.std()), 1)]
-    seed["normal(1, 0.5) mean, std"] = [1.0, 0.5]
     # One permutation shuffles two arrays consistently (names + maths, names + Chinese).
     maths, chinese = jnp.array([[0, 90], [1, 70], [2, 80]]), jnp.array([[0, 60], [1, 99], [2, 75]])
     idx = jax.random.permutation(k5, 3)                     # torch.randperm(3)
-    res["randperm shuffles both by one index: ids equal"] = bool(
-        (maths[idx][:, 0] == chinese[idx][:, 0]).all())
-    seed["randperm shuffles both by one index: ids equal"] = True
+    return {"jnp.asarray(1.3)": jnp.asarray(1.3), "from list [1, 2]": jnp.asarray([1, 2]),
+            "from numpy np.ones(2)": jnp.asarray(np.ones(2)),  # float64 numpy -> float32 (x64 off)
+            "[1.3]": jnp.asarray([1.3]),
+            "full([10], 0)": jnp.full(10, 0.0),
+            "full([8], 1)": jnp.full(8, 1),                 # an integer array, as torch today
+            "arange(1, 0, -0.1)": jnp.arange(1, 0, -0.1),
+            "linspace(0, 10, steps=4)": jnp.linspace(0, 10, 4),
+            "logspace(0, -1, steps=10)": jnp.logspace(0, -1, 10),
+            "eye(3, 4)": jnp.eye(3, 4),
+            "rand in [0,1), randint in [1,10)": (u >= 0).all() & (u < 1).all()
+                                                & (i >= 1).all() & (i < 10).all(),
+            "randn mean, std": jnp.stack([n.mean(), n.std()]),
+            "normal(1, 0.5) mean, std": jnp.stack([g.mean(), g.std()]),
+            "randperm shuffles both by one index: ids equal":
+                (maths[idx][:, 0] == chinese[idx][:, 0]).all()}
+
+
+def dtypes_and_creation(key):
+    res, seed = {}, {}
+    out = jax.device_get(creation_examples(key))
+    # dtype and ndim are the same in the program and in the NumPy arrays it returns.
+    res["dtype: jnp.asarray(1.3) / from list [1, 2] / from numpy np.ones(2)"] = [
+        str(out[name].dtype) for name in ("jnp.asarray(1.3)", "from list [1, 2]", "from numpy np.ones(2)")]
+    res["ndim of 1.3 / [1.3]"] = [out["jnp.asarray(1.3)"].ndim, out["[1.3]"].ndim]
+    seed["ndim of 1.3 / [1.3]"] = [0, 1]
+    res["full([10], 0)"] = tolist(out["full([10], 0)"])
+    seed["full([10], 0)"] = [0.0] * 10
+    res["full([8], 1).dtype"] = str(out["full([8], 1)"].dtype)  # an integer, as torch today
+    res["arange(1, 0, -0.1)"] = r4(out["arange(1, 0, -0.1)"])
+    seed["arange(1, 0, -0.1)"] = r4(np.linspace(1, 0.1, 10))
+    res["linspace(0, 10, steps=4)"] = r4(out["linspace(0, 10, steps=4)"])
+    seed["linspace(0, 10, steps=4)"] = [0.0, 3.3333, 6.6667, 10.0]
+    res["logspace(0, -1, steps=10)"] = r4(out["logspace(0, -1, steps=10)"])
+    seed["logspace(0, -1, steps=10)"] = r4(10.0 ** np.linspace(0, -1, 10))
+    res["eye(3, 4)"] = tolist(out["eye(3, 4)"])
+    seed["eye(3, 4)"] = [[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0]]
+    res["rand in [0,1), randint in [1,10)"] = bool(out["rand in [0,1), randint in [1,10)"])
+    seed["rand in [0,1), randint in [1,10)"] = True
+    res["randn mean, std (2 decimals)"] = [round(float(v), 1) for v in out["randn mean, std"]]
+    seed["randn mean, std (2 decimals)"] = [0.0, 1.0]
+    res["normal(1, 0.5) mean, std"] = [round(float(v), 1) for v in out["normal(1, 0.5) mean, std"]]
+    seed["normal(1, 0.5) mean, std"] = [1.0, 0.5]
+    name = "randperm shuffles both by one index: ids equal"
+    res[name], seed[name] = bool(out[name]), True
     return res, seed
+
+
+@jit_once
+def indexing_examples() -> dict:
+    """The indexing examples with data (seed 001 §18-19) as one program."""
+    x = jnp.array([[0.1, 0.7, -1.0], [0.5, 2.0, 0.4]])
+    mask = x >= 0.5                                         # x.ge(0.5)
+    src = jnp.array([[4, 3, 5], [6, 7, 8]])
+    y = jnp.zeros(3)
+    return {
+        # torch.masked_select(x, mask) is x[mask] in JAX, but its length depends on the data,
+        # so it only runs eagerly (a program of its own). In a program, give a static size:
+        # jnp.extract(mask, x, size=x.size) fills the tail, and the count says how much is real.
+        "masked_select(x, x >= 0.5)": jnp.extract(mask, x, size=x.size), "count": mask.sum(),
+        "(x >= 0.5) as 0/1": mask.astype(jnp.int32),
+        "take(src, [0, 2, 5])": jnp.take(src, jnp.array([0, 2, 5])),
+        # t[1] = 5 in PyTorch; JAX arrays are immutable: y.at[1].set(5) is a new array, y stays
+        "x.at[1].set(5): old, new": [y, y.at[1].set(5.0)]}
 
 
 def indexing(key):
@@ -98,24 +151,41 @@ def indexing(key):
             "index_select(a, 1, [1, 2]).shape": [4, 2, 28, 28],
             "a[...].shape": [4, 3, 28, 28], "a[0, ...].shape": [3, 28, 28],
             "a[:, 1, ...].shape": [4, 28, 28], "a[..., :2].shape": [4, 3, 28, 2]}
-    x = jnp.array([[0.1, 0.7, -1.0], [0.5, 2.0, 0.4]])
-    mask = x >= 0.5                                         # x.ge(0.5)
-    res["masked_select(x, x >= 0.5)"] = r4(x[mask])   # eager only: data-dependent size
+    out = jax.device_get(indexing_examples())
+    selected = out["masked_select(x, x >= 0.5)"][:int(out["count"])]  # the real ones
+    res["masked_select(x, x >= 0.5)"] = r4(selected)
     seed["masked_select(x, x >= 0.5)"] = [0.7, 0.5, 2.0]
-    res["(x >= 0.5) as 0/1"] = mask.astype(jnp.int32).tolist()
-    src = jnp.array([[4, 3, 5], [6, 7, 8]])
-    res["take(src, [0, 2, 5])"] = jnp.take(src, jnp.array([0, 2, 5])).tolist()
+    res["(x >= 0.5) as 0/1"] = tolist(out["(x >= 0.5) as 0/1"])
+    res["take(src, [0, 2, 5])"] = tolist(out["take(src, [0, 2, 5])"])
     seed["take(src, [0, 2, 5])"] = [4, 5, 8]
-    y = jnp.zeros(3)
-    res["x.at[1].set(5): old, new"] = [y.tolist(), y.at[1].set(5.0).tolist()]
+    res["x.at[1].set(5): old, new"] = [tolist(v) for v in out["x.at[1].set(5): old, new"]]
     seed["x.at[1].set(5): old, new"] = [[0.0, 0.0, 0.0], [0.0, 5.0, 0.0]]
     return res, seed
 
 
-def reshaping(key):
+@jit_once
+def reshaping_examples(key) -> dict:
+    """The reshaping and transposing examples with data (seed 001 §20-23) as one program."""
     k1, _ = jax.random.split(key)
-    a = jax.ShapeDtypeStruct((4, 1, 28, 28), jnp.float32)
     v = jnp.array([1.2, 2.3])
+    m = jnp.array([[0.5629, -0.5085, -0.3371, 1.2387], [0.2142, -1.7846, 0.2297, 1.7797],
+                   [-0.3197, 0.6116, 0.3791, 0.9218]])
+    # transpose(1, 3) then reshape back without undoing it scrambles the pixels (seed In[10-15]).
+    x = jax.random.normal(k1, (4, 3, 32, 32))
+    t = jnp.swapaxes(x, 1, 3)                                # [b w h c]
+    a1 = t.reshape(4, 3 * 32 * 32).reshape(4, 3, 32, 32)     # wrong: read as [b c h w]
+    a2 = jnp.swapaxes(t.reshape(4, 3 * 32 * 32).reshape(4, 32, 32, 3), 1, 3)  # fixed
+    return {"[1.2, 2.3].unsqueeze(-1)": jnp.expand_dims(v, -1),
+            "[1.2, 2.3].unsqueeze(0)": jnp.expand_dims(v, 0),
+            "a.t() (seed's 3x4)": m.T,
+            "all(eq(a, a1)) (corrupted), all(eq(a, a2)) (fixed)":
+                jnp.stack([jnp.all(x == a1), jnp.all(x == a2)]).astype(jnp.int32),
+            "all([1,1,1,1]), all([1,1,1,0])": jnp.stack([
+                jnp.all(jnp.array([1, 1, 1, 1])), jnp.all(jnp.array([1, 1, 1, 0]))]).astype(jnp.int32)}
+
+
+def reshaping(key):
+    a = jax.ShapeDtypeStruct((4, 1, 28, 28), jnp.float32)
     b = jax.ShapeDtypeStruct((1, 32, 1, 1), jnp.float32)  # rand(32).unsqueeze(1).unsqueeze(2).unsqueeze(0)
     res = shapes(lambda a, b: {
         "view(4, 28*28)": a.reshape(4, 28 * 28), "view(4*28, 28)": a.reshape(4 * 28, 28),
@@ -127,12 +197,12 @@ def reshaping(key):
         "b.expand(4, 32, 14, 14)": jnp.broadcast_to(b, (4, 32, 14, 14)),
         "b.repeat(4, 32, 1, 1)": jnp.tile(b, (4, 32, 1, 1)),
         "b.repeat(4, 1, 32, 32)": jnp.tile(b, (4, 1, 32, 32))}, a, b)
-    zeros = jnp.zeros((4, 1, 28, 28))
-    res.update({"view(783) of 784 elements": _fails(lambda: zeros[0].reshape(783)),
-                "unsqueeze(5)": _fails(lambda: jnp.expand_dims(zeros, 5)),
+    out = jax.device_get(reshaping_examples(key))
+    res.update({"view(783) of 784 elements": _fails(lambda: jnp.zeros((4, 1, 28, 28))[0].reshape(783)),
+                "unsqueeze(5)": _fails(lambda: jnp.expand_dims(jnp.zeros((4, 1, 28, 28)), 5)),
                 "b.squeeze(1) (size 32)": _fails(lambda: jnp.squeeze(jnp.zeros((1, 32, 1, 1)), 1)),
-                "[1.2, 2.3].unsqueeze(-1)": jnp.expand_dims(v, -1).tolist(),
-                "[1.2, 2.3].unsqueeze(0)": jnp.expand_dims(v, 0).tolist()})
+                "[1.2, 2.3].unsqueeze(-1)": r4(out["[1.2, 2.3].unsqueeze(-1)"]),
+                "[1.2, 2.3].unsqueeze(0)": r4(out["[1.2, 2.3].unsqueeze(0)"])})
     seed = {"view(4, 28*28)": [4, 784], "view(4*28, 28)": [112, 28], "view(4*1, 28, 28)": [4, 28, 28],
             "view(783) of 784 elements": "error", "unsqueeze(0)": [1, 4, 1, 28, 28],
             "unsqueeze(-1)": [4, 1, 28, 28, 1], "unsqueeze(-4)": [4, 1, 1, 28, 28],
@@ -142,24 +212,13 @@ def reshaping(key):
             "b.squeeze(-1)": [1, 32, 1], "b.expand(4, 32, 14, 14)": [4, 32, 14, 14],
             "b.repeat(4, 32, 1, 1)": [4, 1024, 1, 1], "b.repeat(4, 1, 32, 32)": [4, 32, 32, 32]}
     # torch's squeeze(1) on a size-32 axis silently does nothing; jnp.squeeze refuses it.
-    res["[1.2, 2.3].unsqueeze(-1)"] = r4(res["[1.2, 2.3].unsqueeze(-1)"])
-    res["[1.2, 2.3].unsqueeze(0)"] = r4(res["[1.2, 2.3].unsqueeze(0)"])
-    m = jnp.array([[0.5629, -0.5085, -0.3371, 1.2387], [0.2142, -1.7846, 0.2297, 1.7797],
-                   [-0.3197, 0.6116, 0.3791, 0.9218]])
-    res["a.t() (seed's 3x4)"] = r4(m.T)
+    res["a.t() (seed's 3x4)"] = r4(out["a.t() (seed's 3x4)"])
     seed["a.t() (seed's 3x4)"] = [[0.5629, 0.2142, -0.3197], [-0.5085, -1.7846, 0.6116],
                                   [-0.3371, 0.2297, 0.3791], [1.2387, 1.7797, 0.9218]]
-    # transpose(1, 3) then reshape back without undoing it scrambles the pixels (seed In[10-15]).
-    x = jax.random.normal(k1, (4, 3, 32, 32))
-    t = jnp.swapaxes(x, 1, 3)                                # [b w h c]
-    a1 = t.reshape(4, 3 * 32 * 32).reshape(4, 3, 32, 32)     # wrong: read as [b c h w]
-    a2 = jnp.swapaxes(t.reshape(4, 3 * 32 * 32).reshape(4, 32, 32, 3), 1, 3)  # fixed
-    res["all(eq(a, a1)) (corrupted), all(eq(a, a2)) (fixed)"] = [int(jnp.all(x == a1)),
-                                                                 int(jnp.all(x == a2))]
-    seed["all(eq(a, a1)) (corrupted), all(eq(a, a2)) (fixed)"] = [0, 1]
-    res["all([1,1,1,1]), all([1,1,1,0])"] = [int(jnp.all(jnp.array([1, 1, 1, 1]))),
-                                              int(jnp.all(jnp.array([1, 1, 1, 0])))]
-    seed["all([1,1,1,1]), all([1,1,1,0])"] = [1, 0]
+    name = "all(eq(a, a1)) (corrupted), all(eq(a, a2)) (fixed)"
+    res[name], seed[name] = tolist(out[name]), [0, 1]
+    name = "all([1,1,1,1]), all([1,1,1,0])"
+    res[name], seed[name] = tolist(out[name]), [1, 0]
     res.update(shapes(lambda c: {
         "b.transpose(1,3)": jnp.swapaxes(c, 1, 3),
         "b.transpose(1,3).transpose(1,2)": jnp.swapaxes(jnp.swapaxes(c, 1, 3), 1, 2),
@@ -170,23 +229,33 @@ def reshaping(key):
     return res, seed
 
 
-def broadcasting(key):
+@jit_once
+def broadcasting_examples(key) -> dict:
+    """The broadcasting examples with data (seed 001 §24-26, seed 002) as one program."""
     k1, k2 = jax.random.split(key)
-    feat, bias = jnp.zeros((4, 32, 14, 14)), jnp.arange(32.0)[:, None, None]
+    a, c = jax.random.normal(k1, (2, 2, 4)), jax.random.normal(k2, (2, 4))
+    return {"[4,32,8] + [8] (English +5)":
+                (jnp.zeros((4, 32, 8)) + jnp.array([0, 0, 5.0, 0, 0, 0, 0, 0]))[1, 2],
+            "seed 002: (a + 20 + c) - a - c == 20": jnp.allclose(a + 20 + c - a - c, 20.0, atol=1e-5),
+            "a * c": a * c, "a @ c.T": a @ c.T}
+
+
+def broadcasting(key):
+    feat = jax.ShapeDtypeStruct((4, 32, 14, 14), jnp.float32)
+    bias = jax.ShapeDtypeStruct((32, 1, 1), jnp.float32)   # arange(32.)[:, None, None]
+    out = jax.device_get(broadcasting_examples(key))
     res = {"[4,32,14,14] + [32,1,1]": shape(jax.eval_shape(jnp.add, feat, bias)),
-           "[4,32,14,14] + [32,14]": _fails(lambda: feat + jnp.zeros((32, 14))),
+           "[4,32,14,14] + [32,14]": _fails(lambda: jnp.zeros((4, 32, 14, 14)) + jnp.zeros((32, 14))),
            "[4,32,8] + [5.0]": shape(jax.eval_shape(lambda: jnp.zeros((4, 32, 8)) + jnp.array([5.0]))),
-           "[4,32,8] + [8] (English +5)": jnp.zeros((4, 32, 8)) + jnp.array([0, 0, 5.0, 0, 0, 0, 0, 0]),
+           "[4,32,8] + [8] (English +5)": r4(out["[4,32,8] + [8] (English +5)"]),
            "[4,32,8] + [4] (4 of 8 courses)": _fails(lambda: jnp.zeros((4, 32, 8)) + jnp.zeros(4)),
            "[4,3,32,32] + [32,32] / [3,1,1] / [1,1,1,1]": [
                shape(jax.eval_shape(jnp.add, jax.ShapeDtypeStruct((4, 3, 32, 32), jnp.float32),
                                     jax.ShapeDtypeStruct(s, jnp.float32)))
                for s in ((32, 32), (3, 1, 1), (1, 1, 1, 1))],
            "[4,3,32,32] + [2,3,32,32]": _fails(lambda: jnp.zeros((4, 3, 32, 32)) + jnp.zeros((2, 3, 32, 32)))}
-    res["[4,32,8] + [8] (English +5)"] = r4(res["[4,32,8] + [8] (English +5)"][1, 2])
-    a, c = jax.random.normal(k1, (2, 2, 4)), jax.random.normal(k2, (2, 4))
-    res["seed 002: (a + 20 + c) - a - c == 20"] = bool(jnp.allclose(a + 20 + c - a - c, 20.0, atol=1e-5))
-    res["seed 002: (2,2,4) * (2,4), (2,2,4) @ (4,2)"] = [shape(a * c), shape(a @ c.T)]
+    res["seed 002: (a + 20 + c) - a - c == 20"] = bool(out["seed 002: (a + 20 + c) - a - c == 20"])
+    res["seed 002: (2,2,4) * (2,4), (2,2,4) @ (4,2)"] = [shape(out["a * c"]), shape(out["a @ c.T"])]
     seed = {"[4,32,14,14] + [32,1,1]": [4, 32, 14, 14], "[4,32,14,14] + [32,14]": "error",
             "[4,32,8] + [5.0]": [4, 32, 8], "[4,32,8] + [8] (English +5)": [0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0],
             "[4,32,8] + [4] (4 of 8 courses)": "error",
