@@ -5,22 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax import monitoring
 
+from _compiles import count_compiles
 from experiments import _tensor_math, tensor_basics
-
-# Every XLA compilation in this process, counted by the event jax/_src/dispatch.py records
-# around each backend compile (BACKEND_COMPILE_EVENT; persistent-cache hits included).
-COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
-_compiles = [0]
-
-
-def _count_compiles(event, duration, **kwargs):
-    if event == COMPILE_EVENT:
-        _compiles[0] += 1
-
-
-monitoring.register_event_duration_secs_listener(_count_compiles)
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +22,9 @@ MAX_COMPILES = 9
 
 def test_whole_programs_only(tmp_path):
     jax.clear_caches()  # count from cold, whichever test ran the experiment first
-    before = _compiles[0]
-    tensor_basics.main(["--quick", "--out", str(tmp_path)])
-    assert 0 < _compiles[0] - before <= MAX_COMPILES
+    with count_compiles() as compiled:
+        tensor_basics.main(["--quick", "--out", str(tmp_path)])
+    assert 0 < compiled.count <= MAX_COMPILES, compiled.names
 
 
 def test_every_printed_seed_output_matches(metrics):
