@@ -164,6 +164,25 @@ def check_batch(name: str, batch_size: int, mesh: Mesh) -> None:
                          f"{max(mesh.size, batch_size // mesh.size * mesh.size)}")
 
 
+class LostProcess(RuntimeError):
+    """Another process of a multi-process run stopped (killed, crashed, unreachable): a
+    collective failed (gloo reports a closed connection at once) and this process cannot go
+    on. Restart every process to resume from the last checkpoint. If the process is not in
+    a collective when the other dies, JAX's coordination service ends it instead within
+    the heartbeat timeout (see :func:`distributed_init`)."""
+
+
+def lost_process(error: Exception) -> LostProcess | None:
+    """``error`` (a failed computation) as a one-line :class:`LostProcess` when this is one
+    of several processes, else None."""
+    if jax.process_count() == 1 or not isinstance(error, jax.errors.JaxRuntimeError):
+        return None
+    cause = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return LostProcess(f"process {jax.process_index()} of {jax.process_count()}: another "
+                       f"process of this run stopped ({cause[:160]}); restart all "
+                       f"{jax.process_count()} processes to resume from the last checkpoint")
+
+
 def distributed_init(coordinator: str | None = None, num_processes: int | None = None,
                      process_id: int | None = None, *, heartbeat_timeout: int | None = None,
                      initialization_timeout: int = 120) -> bool:

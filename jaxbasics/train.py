@@ -450,7 +450,8 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
 
     Returns the final state and the :class:`History`. A non-finite loss raises
     :class:`NonFiniteLoss`; Ctrl-C raises :class:`Interrupted` carrying the last
-    consistent state.
+    consistent state; with several processes, a process that dies makes the others raise
+    :class:`jaxbasics.parallel.LostProcess` (one line) at their next collective.
     """
     choice("mode", mode, MODES)
     positive("epochs", epochs, integer=True)
@@ -506,6 +507,11 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
     except KeyboardInterrupt:
         history.steps = _concatenate(chunks)
         raise Interrupted(state, history) from None
+    except jax.errors.JaxRuntimeError as e:
+        lost = parallel.lost_process(e)
+        if lost is None:
+            raise
+        raise lost from e
     finally:
         if bar is not None:
             bar.close()
