@@ -66,6 +66,16 @@ def active(mesh: Mesh | int | None) -> Mesh | None:
     return None if mesh.size == 1 and jax.process_count() == 1 else mesh
 
 
+def mesh_of(tree: Any) -> Mesh | None:
+    """The mesh the arrays of ``tree`` are placed on (a state a mesh ``fit`` returned), or
+    None for arrays on one device."""
+    for leaf in jax.tree.leaves(tree):
+        sharding = getattr(leaf, "sharding", None)
+        if isinstance(sharding, NamedSharding) and sharding.mesh.axis_names == (AXIS,):
+            return sharding.mesh
+    return None
+
+
 def replicated(mesh: Mesh) -> NamedSharding:
     """Every device holds the whole array (parameters, optimizer state, keys)."""
     return NamedSharding(mesh, P())

@@ -165,13 +165,14 @@ class Step:
         batch_size: examples per batch (None: all at once). The last batch is padded and
             masked, so every example counts exactly once.
         mesh: a mesh or device count (see :func:`fit`): each batch split over the devices;
-            ``batch_size`` must then be a multiple of the device count.
+            ``batch_size`` must then be a multiple of the device count. None: the mesh the
+            state is on (a state a mesh ``fit`` returned), else one device.
         Returns ``{name: mean over all examples}`` as Python floats.
         """
         if self.metrics is None:
             raise ValueError("this step has no metrics function: pass "
                              "make_step(..., metrics=fn) to evaluate with it")
-        mesh = parallel.active(mesh)
+        mesh = parallel.active(parallel.mesh_of(state) if mesh is None else mesh)
         n = _num_examples(data)
         bs = n if batch_size is None else min(positive("batch_size", batch_size, integer=True), n)
         if mesh is not None:
@@ -446,7 +447,9 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
         be a multiple of the device count. The returned state stays replicated on the mesh.
         ``jit`` and ``fused`` run one SPMD program per call; ``eager`` runs the same
         operations one by one on the sharded arrays (each a small SPMD computation: slow,
-        for comparison only). None or one device: the plain path.
+        for comparison only). None: the mesh ``state`` is on, if any (a state a mesh fit
+        returned or a sharded checkpoint restored); otherwise, or on one device, the plain
+        path.
 
     Returns the final state and the :class:`History`. A non-finite loss raises
     :class:`NonFiniteLoss`; Ctrl-C raises :class:`Interrupted` carrying the last
@@ -464,7 +467,7 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
     full_batch = batch_size is None
     n = 0 if full_batch else _num_examples(data)
     per_epoch = 1 if full_batch else num_batches(n, batch_size)
-    mesh = parallel.active(mesh)
+    mesh = parallel.active(parallel.mesh_of(state) if mesh is None else mesh)
     if mesh is None:
         data = jax.device_put(data)
     else:
