@@ -88,7 +88,8 @@ if args.task == "curves":
                                parallel.batch_sharded(mesh))
             save(os.path.join(args.checkpoints, "sharded"), {"w": w})
             results["shards"] = len(w.addressable_shards)
-            results["params"] = jax.tree.map(lambda a: np.asarray(a).tolist(), state.params)
+            np.savez(os.path.join(args.checkpoints, "params.npz"),
+                     *[np.asarray(a) for a in jax.tree.leaves(state.params)])
 
 if args.task == "lost":
     apply, params = mnist_mlp.model(jax.random.key(0))
