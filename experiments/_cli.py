@@ -270,12 +270,7 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
             raise
         p.exit(2, f"{p.prog}: error: {e}\n")  # the command line: one line, like argparse's
     except RuntimeError as e:
-        from jaxbasics.parallel import LostProcess
-        if argv is not None or not isinstance(e, LostProcess):
-            raise
-        sys.stderr.write(f"{p.prog}: error: {e}\n")
-        sys.stderr.flush()
-        os._exit(1)  # not jax.distributed's shutdown barrier: it would wait, then abort
+        _lost_process(e, argv, p)
     finally:
         _close_tensorboard(args, outcome)
     seconds = time.perf_counter() - start
@@ -298,6 +293,17 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
     return metrics
 
 
+def _lost_process(e: RuntimeError, argv, p: argparse.ArgumentParser) -> None:
+    """On the command line, another process of the run died: one line, exit 1 (``os._exit``,
+    not jax.distributed's shutdown barrier, which would wait for the dead, then abort)."""
+    from jaxbasics.parallel import LostProcess
+    if argv is not None or not isinstance(e, LostProcess):
+        raise e
+    sys.stderr.write(f"{p.prog}: error: {e}\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
 def _quiet_run(name, doc, body, argv, args, p) -> dict:
     """:func:`run` for processes other than 0: the same body (every process takes part in
     every computation), its output to /dev/null and its files to a temporary directory."""
@@ -310,12 +316,7 @@ def _quiet_run(name, doc, body, argv, args, p) -> dict:
         try:
             outcome = body(args)
         except RuntimeError as e:
-            from jaxbasics.parallel import LostProcess
-            if argv is not None or not isinstance(e, LostProcess):
-                raise
-            sys.stderr.write(f"{p.prog}: error: {e}\n")
-            sys.stderr.flush()
-            os._exit(1)
+            _lost_process(e, argv, p)
     return {"experiment": name, "process": jax.process_index(), "ok": bool(outcome.ok)}
 
 
