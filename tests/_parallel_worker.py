@@ -80,6 +80,15 @@ if args.task == "curves":
                 batch_size=198, mesh=mesh)
         except ValueError as e:
             results["batch_error"] = str(e)
+        # Programs are cached on the step per mesh: one set for one device, one for the
+        # mesh, and a second fit on the mesh compiles nothing.
+        data, sizes = (x[:1000], y[:1000]), []
+        for on in (None, mesh, mesh):
+            fit(step, init_state(params, step), data, epochs=1, batch_size=200,
+                key=jax.random.key(1), mode="fused", mesh=on)
+            sizes.append({str(k): f._cache_size() for k, f in step._programs.items()
+                          if k in ("fused", ("fused", mesh))})
+        results["program_cache"] = sizes
         if args.checkpoints:
             step, state, _, _ = run("mlp", "fused", mesh, 1000, 2)
             with Checkpoints(args.checkpoints) as checkpoints:

@@ -96,6 +96,12 @@ def test_batch_that_does_not_divide_is_a_clear_error(four_devices):
     assert "batch_size (198)" in message and "number of devices (4)" in message
 
 
+def test_programs_are_cached_per_mesh(four_devices):
+    one, mesh, again = four_devices[0]["program_cache"]
+    assert list(one.values()) == [1] and len(mesh) == 2 and set(mesh.values()) == {1}
+    assert again == mesh  # the second fit on the mesh compiled nothing
+
+
 def test_checkpoint_saved_on_four_devices_restores_on_one(four_devices):
     from experiments import mnist_mlp
     from jaxbasics.checkpoint import Checkpoints, restore
