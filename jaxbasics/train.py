@@ -131,9 +131,12 @@ class Step:
             body, out_shardings=parallel.replicated(mesh), **options))
 
     def _shard(self, data: Batch, mesh: Mesh) -> tuple[Batch, int]:
-        """``parallel.shard_data``, remembering the last two data sets it placed (a fit's
-        training data and the test data evaluated after each epoch move once)."""
+        """``parallel.shard_data``, remembering the last two data sets of ``jax.Array``s it
+        placed (a fit's training data and the test data evaluated after each epoch move
+        once); NumPy data, which can change in place, is placed at every call."""
         leaves = jax.tree.leaves(data)
+        if not all(isinstance(a, jax.Array) for a in leaves):
+            return parallel.shard_data(data, mesh)
         for got, on, placed, n in self._placed:
             if on == mesh and len(got) == len(leaves) and all(
                     a is b for a, b in zip(got, leaves)):
