@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -146,7 +147,48 @@ def parser(doc: str | None, *, default_mode: str = "fused",
     p.add_argument("--tensorboard", type=Path, default=None, metavar="DIR",
                    help="log live curves and images as TensorBoard event files in "
                         "DIR/<experiment> (default: off); view with tensorboard --logdir DIR")
+    add_parallel_arguments(p)
     return p
+
+
+def add_parallel_arguments(p: argparse.ArgumentParser) -> None:
+    """``--devices`` and the multi-process flags (see :func:`parallel_setup`)."""
+    g = p.add_argument_group("several devices and processes (data parallel)")
+    g.add_argument("--devices", type=int, default=None, metavar="N",
+                   help="devices per process to split each batch over (on the CPU, N "
+                        "simulated devices); default: one device, the plain path")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="process 0's address for jax.distributed (env JAX_COORDINATOR_ADDRESS)")
+    g.add_argument("--num-processes", type=int, default=None, metavar="P",
+                   help="processes in the run, one per host or GPU (env JAX_NUM_PROCESSES)")
+    g.add_argument("--process-id", type=int, default=None, metavar="I",
+                   help="this process, 0..P-1; only 0 prints and writes (env JAX_PROCESS_ID)")
+
+
+def parallel_setup(args: argparse.Namespace) -> None:
+    """Configure JAX for ``--devices`` and the multi-process flags, before any computation:
+    N simulated CPU devices, ``jax.distributed.initialize`` (gloo on the CPU), and
+    ``args.mesh`` for ``fit(mesh=)``: None on one device."""
+    from jaxbasics import parallel
+    devices = getattr(args, "devices", None)
+    if devices is not None and devices < 1:
+        raise ValueError(f"--devices must be at least 1; got {devices}")
+    if devices and devices > 1:
+        try:
+            jax.config.update("jax_num_cpu_devices", devices)
+        except RuntimeError:  # JAX already started (called from Python): use what is there
+            pass
+    parallel.distributed_init(getattr(args, "coordinator", None),
+                              getattr(args, "num_processes", None),
+                              getattr(args, "process_id", None))
+    if jax.process_count() > 1:
+        if devices and jax.local_device_count() != devices:
+            raise ValueError(f"--devices {devices}: this process has {jax.local_device_count()} "
+                             "devices; with several processes use them all (on a GPU host, "
+                             "choose them with CUDA_VISIBLE_DEVICES)")
+        args.mesh = parallel.make_mesh()
+    else:
+        args.mesh = parallel.active(devices)
 
 
 def tensorboard(args: argparse.Namespace, *, on_log: Callable | None = None,
@@ -208,8 +250,14 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
     if add_arguments is not None:
         add_arguments(p)
     args = p.parse_args(argv)
+    try:
+        parallel_setup(args)  # before any JAX computation
+    except ValueError as e:
+        p.exit(2, f"{p.prog}: error: {e}\n")
     if argv is None:
         compilation_cache()
+    if jax.process_index() > 0:  # only process 0 prints and writes; the others run alike
+        return _quiet_run(name, doc, body, argv, args, p)
     args.out = Path(args.out) if args.out is not None else Path("runs") / name
     args.out.mkdir(parents=True, exist_ok=True)
     args.experiment, args.tensorboard_logger = name, None
@@ -221,6 +269,8 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
         if argv is not None:  # called from Python: let the caller see the exception
             raise
         p.exit(2, f"{p.prog}: error: {e}\n")  # the command line: one line, like argparse's
+    except RuntimeError as e:
+        _lost_process(e, argv, p)
     finally:
         _close_tensorboard(args, outcome)
     seconds = time.perf_counter() - start
@@ -241,6 +291,33 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
           + (f" and {len(outcome.figures)} figure(s)" if outcome.figures else ""))
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def _lost_process(e: RuntimeError, argv, p: argparse.ArgumentParser) -> None:
+    """On the command line, another process of the run died: one line, exit 1 (``os._exit``,
+    not jax.distributed's shutdown barrier, which would wait for the dead, then abort)."""
+    from jaxbasics.parallel import LostProcess
+    if argv is not None or not isinstance(e, LostProcess):
+        raise e
+    sys.stderr.write(f"{p.prog}: error: {e}\n")
+    sys.stderr.flush()
+    os._exit(1)
+
+
+def _quiet_run(name, doc, body, argv, args, p) -> dict:
+    """:func:`run` for processes other than 0: the same body (every process takes part in
+    every computation), its output to /dev/null and its files to a temporary directory."""
+    import contextlib
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as null, \
+            contextlib.redirect_stdout(null):
+        args.out, args.tensorboard, args.experiment, args.tensorboard_logger = (
+            Path(tmp), None, name, None)
+        try:
+            outcome = body(args)
+        except RuntimeError as e:
+            _lost_process(e, argv, p)
+    return {"experiment": name, "process": jax.process_index(), "ok": bool(outcome.ok)}
 
 
 def torch_original(name: str) -> Callable[[int], float]:

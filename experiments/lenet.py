@@ -38,14 +38,14 @@ def make(optimizer: str = "sgd", learning_rate: float = LEARNING_RATE) -> Step:
 
 
 def train(step: Step, seed: int, train_data, *, epochs=EPOCHS, mode="fused", on_log=None,
-          on_epoch=None):
+          on_epoch=None, mesh=None):
     """Train LeNet from ``seed`` on (x, y) with ``step`` (from :func:`make`); returns
     (state, history)."""
     k_init, k_shuffle = _cli.keys(seed, 2)
     state = init_state(init_lenet(k_init), step)
     return fit(step, state, train_data, epochs=epochs,
                batch_size=BATCH_SIZE, key=k_shuffle, mode=mode,
-               log_every=100 if on_log else 0, on_log=on_log, on_epoch=on_epoch)
+               log_every=100 if on_log else 0, on_log=on_log, on_epoch=on_epoch, mesh=mesh)
 
 
 def seed_train_log(size: int):
@@ -67,7 +67,7 @@ def body(args) -> _cli.Outcome:
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else EPOCHS)
     step = make(args.optimizer, args.lr)
     state, history = train(
-        step, args.seed, train_data, epochs=epochs, mode=args.mode,
+        step, args.seed, train_data, epochs=epochs, mode=args.mode, mesh=args.mesh,
         **_cli.tensorboard(args, on_log=seed_train_log(len(train_data[1])), learning_rate=args.lr,
                            on_epoch=lambda e, s: seed_test_log(step, s, test)))
     final = history.epochs[-1]

@@ -56,12 +56,12 @@ def make(apply, learning_rate: float = LEARNING_RATE) -> Step:
 
 
 def train(step: Step, params, key, train_data, *, epochs=EPOCHS, mode="fused", on_log=None,
-          on_epoch=None):
+          on_epoch=None, mesh=None):
     """The seed's loop: ``epochs`` shuffled (by ``key``) epochs of batches of 200 from
     ``params``, the loss logged every 100 batches; returns (state, history)."""
     return fit(step, init_state(params, step), train_data, epochs=epochs,
                batch_size=BATCH_SIZE, key=key, mode=mode, log_every=100 if on_log else 0,
-               on_log=on_log, on_epoch=on_epoch)
+               on_log=on_log, on_epoch=on_epoch, mesh=mesh)
 
 
 def body(args) -> _cli.Outcome:
@@ -79,6 +79,7 @@ def body(args) -> _cli.Outcome:
                                quiet=not _mnist.shown(epoch, epochs))
 
     state, history = train(step, params, k_shuffle, train_data, epochs=epochs, mode=args.mode,
+                           mesh=args.mesh,
                            **_cli.tensorboard(args, on_log=_mnist.train_log(
                                len(train_data[1]), BATCH_SIZE, epochs),
                                on_epoch=on_epoch, learning_rate=LEARNING_RATE))

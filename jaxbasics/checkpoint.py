@@ -144,8 +144,11 @@ class Checkpoints:
         self.every = positive("every", every, integer=True)
         self.keep = positive("keep", keep, integer=True)
         self.directory = Path(directory).absolute()
+        # The handler named up front: a manager that has not saved yet (a new process
+        # resuming a run) can then read the stored metadata.
         self._manager = ocp.CheckpointManager(self.directory, options=ocp.CheckpointManagerOptions(
-            max_to_keep=keep, create=True, enable_async_checkpointing=False))
+            max_to_keep=keep, create=True, enable_async_checkpointing=False),
+            item_handlers=ocp.StandardCheckpointHandler())
 
     def __call__(self, epoch: int, state: Any) -> dict[str, Any]:
         """The ``on_epoch`` hook: save after epochs every-1, 2*every-1, ... (0-based)."""

@@ -24,6 +24,23 @@ numbers for the same seed. Positions are absolute: ``state.step`` says which epo
 batch come next, epoch ``e`` is shuffled by ``fold_in(key, e)`` and a stochastic objective
 gets ``fold_in(state.key, state.step)`` as its key, so a run saved between two compiled
 calls and resumed reproduces the uninterrupted run bit for bit.
+
+Data parallel: ``fit(..., mesh=)`` and ``Step.evaluate(..., mesh=)`` take a
+:class:`~jax.sharding.Mesh` from :func:`jaxbasics.parallel.make_mesh` (or a device count)
+and run the same step SPMD: the state replicated on every device, the data split by
+example over the mesh's ``"batch"`` axis (each device holds ``n / devices`` rows; with
+several processes each process places only its rows), every batch gathered on the devices
+and constrained to ``P("batch")``, the gradient mean an all-reduce the compiler inserts.
+The shuffle is the one-device shuffle: epoch ``e``'s permutation is computed (replicated)
+from the same key and each step gathers *exactly* the one-device batch from the shards
+(:func:`jaxbasics.parallel.gather`: a masked local take and one reduce-scatter, about one
+batch of traffic per step). So the batches are identical and the loss curve matches one
+device to float tolerance (only the reduction order of the batch mean differs). The
+alternative designs trade the other way: data replicated on every device needs no
+collective for the gather but N times the memory; shuffling within each device's shard
+needs no collective either but gives other batches than one device. With a one-device
+mesh (or None) ``fit`` is the plain path. The programs compiled for a mesh are cached on
+the step under the mesh, beside the one-device programs.
 """
 
 from __future__ import annotations
@@ -31,14 +48,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, Hashable, Iterator, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 from jax import Array
+from jax.sharding import Mesh
 
+from jaxbasics import parallel
 from jaxbasics._checks import choice, positive, same_leading_axis
 from jaxbasics.data.batching import epoch_indices, num_batches, take
 
@@ -96,15 +115,39 @@ class Step:
         self.optimizer = optimizer
         self.objective = objective
         self.metrics = metrics
-        self._programs: dict[str, Callable] = {}
+        self._programs: dict[Hashable, Callable] = {}
+        self._placed: list[tuple[list, Mesh, Any, int]] = []  # the last data sharded
 
     def __call__(self, state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         return self.fn(state, batch)
 
-    def _program(self, name: str, build: Callable[[], Callable]) -> Callable:
+    def _program(self, name: Hashable, build: Callable[[], Callable]) -> Callable:
         if name not in self._programs:
             self._programs[name] = build()
         return self._programs[name]
+
+    def _jit(self, name: str, mesh: Mesh | None, body: Callable, **options) -> Callable:
+        """The program ``name`` for ``mesh``: ``jax.jit(body)``, its outputs replicated on
+        the mesh (a different mesh is another program)."""
+        if mesh is None:
+            return self._program(name, lambda: jax.jit(body, **options))
+        return self._program((name, mesh), lambda: jax.jit(
+            body, out_shardings=parallel.replicated(mesh), **options))
+
+    def _shard(self, data: Batch, mesh: Mesh) -> tuple[Batch, int]:
+        """``parallel.shard_data``, remembering the last two data sets of ``jax.Array``s it
+        placed (a fit's training data and the test data evaluated after each epoch move
+        once); NumPy data, which can change in place, is placed at every call."""
+        leaves = jax.tree.leaves(data)
+        if not all(isinstance(a, jax.Array) for a in leaves):
+            return parallel.shard_data(data, mesh)
+        for got, on, placed, n in self._placed:
+            if on == mesh and len(got) == len(leaves) and all(
+                    a is b for a, b in zip(got, leaves)):
+                return placed, n
+        placed, n = parallel.shard_data(data, mesh)
+        self._placed = [(leaves, mesh, placed, n)] + self._placed[:1]
+        return placed, n
 
     @property
     def jit(self) -> Callable[[TrainState, Batch], tuple[TrainState, Metrics]]:
@@ -118,8 +161,8 @@ class Step:
                                                                            self.optimizer)))
         return program(params, model_state, key)
 
-    def evaluate(self, state: TrainState, data: Batch,
-                 batch_size: int | None = None) -> dict[str, float]:
+    def evaluate(self, state: TrainState, data: Batch, batch_size: int | None = None, *,
+                 mesh: Mesh | int | None = None) -> dict[str, float]:
         """Mean of the per-example ``metrics`` over ``data``, in one compiled program.
 
         ``metrics(params, batch) -> {name: (b,) array}``, one value per example (e.g.
@@ -128,20 +171,33 @@ class Step:
         ``metrics(params, batch, model_state)``.
         batch_size: examples per batch (None: all at once). The last batch is padded and
             masked, so every example counts exactly once.
+        mesh: a mesh or device count (see :func:`fit`): each batch split over the devices;
+            ``batch_size`` must then be a multiple of the device count. None: the mesh the
+            state is on (a state a mesh ``fit`` returned), else one device.
         Returns ``{name: mean over all examples}`` as Python floats.
         """
         if self.metrics is None:
             raise ValueError("this step has no metrics function: pass "
                              "make_step(..., metrics=fn) to evaluate with it")
+        mesh = parallel.active(parallel.mesh_of(state) if mesh is None else mesh)
         n = _num_examples(data)
         bs = n if batch_size is None else min(positive("batch_size", batch_size, integer=True), n)
+        if mesh is not None:
+            if batch_size is None:
+                bs = -(-n // mesh.size) * mesh.size
+            parallel.check_batch("batch_size", bs, mesh)
         nb = math.ceil(n / bs)
         flat = np.arange(nb * bs)
         idx = np.minimum(flat, n - 1).reshape(nb, bs).astype(np.int32)
         mask = (flat < n).reshape(nb, bs)
-        program = self._program("evaluate", lambda: jax.jit(functools.partial(
-            _evaluate_batches, self.metrics)))
-        totals = jax.device_get(program(state, jax.device_put(data), *jax.device_put((idx, mask))))
+        program = self._jit("evaluate", mesh, functools.partial(
+            _evaluate_batches, self.metrics, _gather(mesh)))
+        if mesh is None:
+            data, idx_mask = jax.device_put(data), jax.device_put((idx, mask))
+        else:
+            data = self._shard(data, mesh)[0]
+            state, idx_mask = parallel.replicate((state, (idx, mask)), mesh)
+        totals = jax.device_get(program(state, data, *idx_mask))
         return {k: float(v) / n for k, v in totals.items()}
 
 
@@ -208,30 +264,40 @@ def _order(key: Array | None, epoch: Array, n: int, batch_size: int) -> Array:
     return epoch_indices(None if key is None else jax.random.fold_in(key, epoch), n, batch_size)
 
 
-def _fused(fn, state, data, key, epoch0, batch0, *, epochs: int, batches: int,
-           batch_size: int | None):
+def _gather(mesh: Mesh | None) -> Callable[[Batch, Array], Batch]:
+    """How a compiled program takes a batch's rows: ``take`` on one device, the sharded
+    gather on a mesh."""
+    return take if mesh is None else functools.partial(_sharded_take, mesh)
+
+
+def _sharded_take(mesh, data, rows):
+    return parallel.gather(data, rows, mesh)
+
+
+def _fused(fn, gather, state, data, key, epoch0, batch0, *, epochs: int, batches: int,
+           batch_size: int | None, n: int):
     """``epochs`` epochs from ``epoch0``, each ``batches`` batches from ``batch0`` (a whole
     epoch when ``epochs > 1``); full batch when ``batch_size`` is None. Metrics are
     (epochs, ...) for full batch, (epochs, batches, ...) otherwise."""
     def epoch(state, e):
         if batch_size is None:
             return fn(state, data)
-        rows = _order(key, epoch0 + e, _num_examples(data), batch_size)
+        rows = _order(key, epoch0 + e, n, batch_size)
         rows = jax.lax.dynamic_slice_in_dim(rows, batch0, batches)
-        return jax.lax.scan(lambda s, row: fn(s, take(data, row)), state, rows)
+        return jax.lax.scan(lambda s, row: fn(s, gather(data, row)), state, rows)
     return jax.lax.scan(epoch, state, jnp.arange(epochs))
 
 
-def _recorded(fn, state, history, i, j, data, rows):
+def _recorded(fn, gather, state, history, i, j, data, rows):
     """One ``jit``-mode step on batch ``rows[i]`` (the whole data if rows is None); its
     metrics go to row ``j`` of ``history``."""
-    batch = data if rows is None else take(data, jax.lax.dynamic_index_in_dim(rows, i, 0, False))
+    batch = data if rows is None else gather(data, jax.lax.dynamic_index_in_dim(rows, i, 0, False))
     state, metrics = fn(state, batch)
     history = jax.tree.map(lambda h, m: h.at[j].set(m), history, metrics)
     return state, history, i + 1, j + 1
 
 
-def _evaluate_batches(metric_fn, state, data, idx, mask):
+def _evaluate_batches(metric_fn, gather, state, data, idx, mask):
     def per_example(batch):
         if state.model_state is None:
             return metric_fn(state.params, batch)
@@ -239,7 +305,7 @@ def _evaluate_batches(metric_fn, state, data, idx, mask):
 
     def body(total, row_mask):
         row, valid = row_mask
-        values = per_example(take(data, row))
+        values = per_example(gather(data, row))
         return jax.tree.map(lambda t, v: t + jnp.sum(jnp.where(valid, v, 0)), total, values), None
 
     shapes = jax.eval_shape(per_example, take(data, idx[0]))
@@ -357,7 +423,8 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
         key: Array | None = None, mode: str = "jit", log_every: int = 0,
         on_log: Callable[[LogEvent], None] | None = None,
         on_epoch: Callable[[int, TrainState], dict[str, Any] | None] | None = None,
-        steps_per_call: int | None = None, progress: bool = False) -> tuple[TrainState, History]:
+        steps_per_call: int | None = None, progress: bool = False,
+        mesh: Mesh | int | None = None) -> tuple[TrainState, History]:
     """Train: ``epochs`` passes over ``data``, each one step (full batch) or a shuffled pass.
 
     step: from :func:`make_step`.
@@ -381,10 +448,21 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
     steps_per_call: at most this many steps per compiled call (fused) or per transfer of
         metrics (jit), to keep Ctrl-C and progress responsive on long epochs.
     progress: a tqdm bar on stderr (only on a terminal): examples/s and the loss.
+    mesh: data parallel over a :class:`~jax.sharding.Mesh` with axis ``"batch"``
+        (:func:`jaxbasics.parallel.make_mesh`) or over the first ``mesh`` devices (an int):
+        the state replicated, the data split by example, each batch split over the devices
+        (see the module docstring); ``batch_size`` (or, full batch, the example count) must
+        be a multiple of the device count. The returned state stays replicated on the mesh.
+        ``jit`` and ``fused`` run one SPMD program per call; ``eager`` runs the same
+        operations one by one on the sharded arrays (each a small SPMD computation: slow,
+        for comparison only). None: the mesh ``state`` is on, if any (a state a mesh fit
+        returned or a sharded checkpoint restored); otherwise, or on one device, the plain
+        path.
 
     Returns the final state and the :class:`History`. A non-finite loss raises
     :class:`NonFiniteLoss`; Ctrl-C raises :class:`Interrupted` carrying the last
-    consistent state.
+    consistent state; with several processes, a process that dies makes the others raise
+    :class:`jaxbasics.parallel.LostProcess` (one line) at their next collective.
     """
     choice("mode", mode, MODES)
     positive("epochs", epochs, integer=True)
@@ -397,7 +475,17 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
     full_batch = batch_size is None
     n = 0 if full_batch else _num_examples(data)
     per_epoch = 1 if full_batch else num_batches(n, batch_size)
-    data = jax.device_put(data)
+    mesh = parallel.active(parallel.mesh_of(state) if mesh is None else mesh)
+    if mesh is None:
+        data = jax.device_put(data)
+    else:
+        if full_batch and data is not None:
+            parallel.check_batch("the number of examples (full batch)", _num_examples(data),
+                                 mesh)
+        elif not full_batch:
+            parallel.check_batch("batch_size", batch_size, mesh)
+        data = step._shard(data, mesh)[0] if data is not None else None
+        state, key = parallel.replicate((state, key), mesh)
     position = int(state.step)
     first_epoch = position // per_epoch
     end = (first_epoch + epochs) * per_epoch
@@ -411,7 +499,8 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
     bar = _progress_bar(end - position, batch_size or 1) if progress else None
     try:
         for chunk in _chunks(position, end, per_epoch, max_epochs, max_steps):
-            new_state, metrics = _run_chunk(step, mode, state, data, key, chunk, batch_size)
+            new_state, metrics = _run_chunk(step, mode, state, data, key, chunk, batch_size,
+                                            n, mesh)
             start = chunk.epoch * per_epoch + chunk.batch0
             _check_finite(metrics["loss"], start, state)
             state = new_state
@@ -429,6 +518,11 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
     except KeyboardInterrupt:
         history.steps = _concatenate(chunks)
         raise Interrupted(state, history) from None
+    except jax.errors.JaxRuntimeError as e:
+        lost = parallel.lost_process(e)
+        if lost is None:
+            raise
+        raise lost from e
     finally:
         if bar is not None:
             bar.close()
@@ -437,44 +531,47 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
 
 
 def _run_chunk(step: Step, mode: str, state: TrainState, data: Batch, key: Array | None,
-               chunk: _Chunk, batch_size: int | None) -> tuple[TrainState, dict[str, np.ndarray]]:
+               chunk: _Chunk, batch_size: int | None, n: int,
+               mesh: Mesh | None) -> tuple[TrainState, dict[str, np.ndarray]]:
     """One compiled call (fused), one metrics transfer (jit) or its steps (eager)."""
     full_batch = batch_size is None
     count = chunk.epochs * chunk.batches
+    gather = _gather(mesh)
     if mode == "fused":
-        program = step._program("fused", lambda: jax.jit(
-            functools.partial(_fused, step.fn),
-            static_argnames=("epochs", "batches", "batch_size")))
+        program = step._jit("fused", mesh, functools.partial(_fused, step.fn, gather),
+                            static_argnames=("epochs", "batches", "batch_size", "n"))
         state, metrics = program(state, data, key, chunk.epoch, chunk.batch0,
                                  epochs=chunk.epochs, batches=chunk.batches,
-                                 batch_size=batch_size)
+                                 batch_size=batch_size, n=n)
         return state, {k: np.asarray(v).reshape(count, *v.shape[1 + (not full_batch):])
                        for k, v in metrics.items()}
     rows = None
     if not full_batch:
-        n = _num_examples(data)
         if mode == "eager":
             rows = _order(key, chunk.epoch, n, batch_size)
         else:
-            order = step._program("order", lambda: jax.jit(
-                _order, static_argnames=("n", "batch_size")))
+            order = step._jit("order", mesh, _order, static_argnames=("n", "batch_size"))
             rows = order(key, chunk.epoch, n=n, batch_size=batch_size)
     if mode == "eager":
         collected = []
         for i in range(chunk.batch0, chunk.batch0 + count):
-            state, metrics = step.fn(state, data if rows is None else take(data, rows[i]))
+            state, metrics = step.fn(state, data if rows is None else gather(data, rows[i]))
             collected.append(metrics)
         host = jax.device_get(collected)
         return state, {k: np.stack([np.asarray(m[k]) for m in host]) for k in host[0]}
     batch_shape = data if rows is None else jax.tree.map(
         lambda a: jax.ShapeDtypeStruct((batch_size, *a.shape[1:]), a.dtype), data)
     _, shapes = step.jit.eval_shape(state, batch_shape)
-    history = jax.device_put(jax.tree.map(lambda m: np.zeros((count, *m.shape), m.dtype), shapes))
+    history = jax.tree.map(lambda m: np.zeros((count, *m.shape), m.dtype), shapes)
+    i, j = np.int32(chunk.batch0), np.int32(0)
+    if mesh is None:
+        history, i, j = jax.device_put((history, i, j))
+    else:
+        history, i, j = parallel.replicate((history, i, j), mesh)
     # Only the history is donated (updated in place): donating the state too made small
     # steps faster but the CPU ResNet step slower.
-    program = step._program("recorded", lambda: jax.jit(
-        functools.partial(_recorded, step.fn), donate_argnums=1))
-    i, j = jax.device_put((np.int32(chunk.batch0), np.int32(0)))
+    program = step._jit("recorded", mesh, functools.partial(_recorded, step.fn, gather),
+                        donate_argnums=1)
     for _ in range(count):
         state, history, i, j = program(state, history, i, j, data, rows)
     return state, {k: np.asarray(v) for k, v in jax.device_get(history).items()}
