@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _cli
+from experiments._workload import Workload
 from jaxbasics import optim, plots
-from jaxbasics.bench import Workload
 from jaxbasics.train import Step, fit, init_state, make_step
 
 STARTS = ((0.0, 0.0), (1.0, 0.0), (-4.0, 0.0), (4.0, 0.0))

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from experiments import _cli
+from experiments._workload import Workload
 from jaxbasics import losses, optim, plots
-from jaxbasics.bench import Workload
 from jaxbasics.data import linear_data
 from jaxbasics.models import apply_linear, init_linear
 from jaxbasics.train import Step, fit, init_state, make_step

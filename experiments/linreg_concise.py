@@ -12,8 +12,8 @@ import numpy as np
 from flax import nnx
 
 from experiments import _cli, linreg_scratch
+from experiments._workload import Workload
 from jaxbasics import losses, optim, plots
-from jaxbasics.bench import Workload
 from jaxbasics.data import synthetic_data
 from jaxbasics.nn import build, functional
 from jaxbasics.train import Step, fit, init_state, make_step

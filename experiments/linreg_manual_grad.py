@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _cli
+from experiments._workload import Workload
 from jaxbasics import optim, plots
-from jaxbasics.bench import Workload
 from jaxbasics.train import Step, fit, init_state, make_step
 
 LEARNING_RATE, ITERATIONS, N = 1e-4, 1000, 100

@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _cli
+from experiments._workload import Workload
 from jaxbasics import losses, optim, plots
-from jaxbasics.bench import Workload
 from jaxbasics.data import synthetic_data
 from jaxbasics.train import Step, fit, init_state, make_step
 

@@ -20,9 +20,9 @@ import jax
 import numpy as np
 
 from experiments import _cli
+from experiments._workload import Workload
 from experiments.himmelblau import himmelblau
 from jaxbasics import losses, optim, plots
-from jaxbasics.bench import Workload
 from jaxbasics.train import Step, fit, init_state, make_step
 
 NAMES = ("sgd", "momentum", "rmsprop", "adam", "adamw", "lbfgs")
