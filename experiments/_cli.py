@@ -185,10 +185,18 @@ def existing_dir(text: str) -> Path:
     return Path(text)
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser whose errors are one line (``prog: error: ...``, exit 2): no usage
+    block in front (``--help`` shows it)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parser(doc: str | None, *, default_mode: str = "fused",
            default_seed: int = 0) -> argparse.ArgumentParser:
     """The shared flags. ``doc``'s first line is the description."""
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help="a few seconds of work (tests and the catalogue runner use it)")
     p.add_argument("--seed", type=seed_int, default=default_seed,
@@ -336,6 +344,25 @@ def _joined(before: engine.History, after: engine.History) -> engine.History:
     return engine.History(steps, before.epochs + after.epochs, after.stopped_early)
 
 
+def _restore(directory: Path, step: int, template: engine.TrainState) -> engine.TrainState:
+    """The state ``Checkpoints(directory)`` saved at ``step``, shaped like ``template``.
+
+    Read from the step's item directory with :func:`jaxbasics.checkpoint.restore`: a
+    ``Checkpoints`` made in a new process cannot read its item metadata (Orbax's manager
+    has no handler registered for the item yet), so its ``restore`` fails there.
+    """
+    import logging
+
+    from jaxbasics.checkpoint import restore
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)  # "metadata file does not exist": Orbax's, not the user's
+    try:
+        return restore(directory / str(step) / "default", template)
+    finally:
+        absl.setLevel(level)
+
+
 def _resume_command(args: argparse.Namespace) -> str:
     argv = list(getattr(args, "argv", None) or sys.argv[1:])
     if "--resume" not in argv:
@@ -386,7 +413,7 @@ def train(args: argparse.Namespace, step: engine.Step, state: engine.TrainState,
                              f"(step {latest}): add --resume to continue it, or use another "
                              "directory")
         if args.resume and latest is not None:
-            state = ckpt.restore(state)
+            state = _restore(directory, latest, state)
             before, complete = _load_history(directory, latest, per_epoch)
             print(f"resumed {args.experiment}{' ' + name if name else ''} from step {latest} "
                   f"(epoch {latest // per_epoch}, batch {latest % per_epoch}) in {directory}",
