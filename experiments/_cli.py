@@ -193,10 +193,11 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def parser(doc: str | None, *, default_mode: str = "fused",
-           default_seed: int = 0) -> argparse.ArgumentParser:
+def parser(doc: str | None, *, default_mode: str = "fused", default_seed: int = 0,
+           prog: str | None = None) -> argparse.ArgumentParser:
     """The shared flags. ``doc``'s first line is the description."""
-    p = ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog=prog, description=doc,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help="a few seconds of work (tests and the catalogue runner use it)")
     p.add_argument("--seed", type=seed_int, default=default_seed,
@@ -467,10 +468,12 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
 
     ``args.out`` is the output directory (created); ``body`` writes its figures there.
     """
-    p = parser(doc, default_mode=default_mode)
+    p = parser(doc, default_mode=default_mode, prog=f"{name}.py")
     if add_arguments is not None:
         add_arguments(p)
     args = p.parse_args(argv)
+    if getattr(args, "resume", False) and args.checkpoint_dir is None:
+        p.error("argument --resume: needs --checkpoint-dir DIR (where the run saved)")
     if argv is None:
         compilation_cache()
     args.out = Path(args.out) if args.out is not None else Path("runs") / name
