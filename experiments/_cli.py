@@ -295,7 +295,7 @@ def add_training_arguments(p: argparse.ArgumentParser, *, lr: float | None,
 
 # Examples per compiled call when an epoch is longer: about half a second of LeNet on a
 # laptop CPU, so Ctrl-C and the progress bar answer within about a second.
-EXAMPLES_PER_CALL = 8192
+EXAMPLES_PER_CALL = 4096
 # Runs over this many examples in all get a progress bar (on a terminal).
 PROGRESS_EXAMPLES = 100_000
 
