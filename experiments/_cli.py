@@ -385,7 +385,8 @@ def train(args: argparse.Namespace, step: engine.Step, state: engine.TrainState,
     on long runs, keeps each compiled call to about ``examples_per_call`` examples (Ctrl-C
     and the bar stay responsive). With ``--checkpoint-dir DIR`` it saves the state after
     every epoch to ``DIR`` (``DIR/<name>`` for an experiment that trains several models) and
-    on Ctrl-C; with ``--resume`` it first restores the newest checkpoint there and runs
+    on Ctrl-C (a full-batch run, whose "epochs" are single steps, only at the end and on
+    Ctrl-C); with ``--resume`` it first restores the newest checkpoint there and runs
     what is left of the ``epochs`` (a finished run is not trained again), the saved loss
     curve and epoch logs in front of the new ones. Raises ``UsageError`` for a batch larger
     than the data, :class:`~jaxbasics.train.Interrupted` (with ``resume`` set: the command
@@ -433,7 +434,7 @@ def train(args: argparse.Namespace, step: engine.Step, state: engine.TrainState,
 
     hooks = (tensorboard(args, on_log=on_log, on_epoch=on_epoch, learning_rate=learning_rate)
              if log_to_tensorboard else {"on_log": on_log, "on_epoch": on_epoch})
-    if ckpt is not None:
+    if ckpt is not None and batch_size is not None:  # full batch: saved at the end or on Ctrl-C
         from jaxbasics.callbacks import chain
         hooks["on_epoch"] = chain(*[f for f in (hooks["on_epoch"], saver) if f is not None])
     spc = None if batch_size is None else steps_per_call(n, batch_size, examples_per_call)
