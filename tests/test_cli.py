@@ -141,3 +141,17 @@ def test_ctrl_c_saves_says_how_to_resume_and_resume_matches(tmp_path):
     got = json.loads((tmp_path / "b" / "metrics.json").read_text())["result"]
     want = lenet.main([*flags, "--out", str(tmp_path / "c")])["result"]
     assert got == want
+
+
+MNIST = ["mnist_first", "mnist_mlp", "lenet", "cross_validation", "regularization",
+         "lr_schedules", "early_stopping_dropout", "classic_cnns", "visualization"]
+
+
+@pytest.mark.parametrize("name", MNIST)
+def test_every_mnist_experiment_takes_the_knobs_and_the_data_flags(name):
+    import importlib
+    p = _cli.parser(None)
+    importlib.import_module(f"experiments.{name}").add_arguments(p)
+    for flag in ("--lr", "--batch-size", "--epochs", "--dataset", "--source", "--data-dir",
+                 "--checkpoint-dir", "--resume"):
+        assert flag in p._option_string_actions, (name, flag)
