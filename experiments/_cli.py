@@ -394,7 +394,7 @@ def train(args: argparse.Namespace, step: engine.Step, state: engine.TrainState,
     filled in from ``learning_rate`` when the optimizer hides it): :func:`run` turns them
     into one line and an exit code.
     """
-    n = None if batch_size is None else engine._num_examples(data)
+    n = None if batch_size is None else len(jax.tree.leaves(data)[0])
     if batch_size is not None and batch_size > n:
         raise UsageError(f"argument --batch-size: {batch_size} is more than the {n} "
                          "training examples")
@@ -405,9 +405,10 @@ def train(args: argparse.Namespace, step: engine.Step, state: engine.TrainState,
         raise UsageError("argument --resume: needs --checkpoint-dir DIR (where the run saved)")
     if directory is not None:
         from jaxbasics.checkpoint import Checkpoints
-        directory = Path(directory) / name if name else Path(directory)
-        if args.resume and not directory.is_dir():
+        if args.resume and not Path(directory).is_dir():
             raise UsageError(f"argument --resume: no checkpoints in {str(directory)!r}")
+        # A model that had not started when the run stopped has no directory yet: it starts.
+        directory = Path(directory) / name if name else Path(directory)
         ckpt = Checkpoints(directory, every=1, keep=3)
         latest = ckpt.latest_step()
         if latest is not None and not args.resume:
@@ -422,6 +423,7 @@ def train(args: argparse.Namespace, step: engine.Step, state: engine.TrainState,
                   flush=True)
             epochs -= latest // per_epoch
             if complete or epochs <= 0:
+                ckpt.close()
                 return state, before
 
     def save(state: engine.TrainState, history: engine.History, complete: bool) -> None:
