@@ -2,12 +2,19 @@
 
 ``run(name, doc, body, argv)`` parses the shared flags (``--quick``, ``--seed``, ``--out``,
 ``--mode``, ``--tensorboard``), runs ``body(args) -> Outcome``, prints the result next to
-the reference, writes ``OUT/metrics.json`` and returns the metrics dict. A body that trains
-passes its ``fit`` callbacks through :func:`tensorboard` to log live curves. Run from the
-command line (``argv`` None) it first turns on JAX's persistent compilation cache
-(:func:`compilation_cache`), so a second run of the same experiment compiles almost
-nothing; called from Python it changes no global JAX setting. The schema, one for every
-experiment::
+the reference, writes ``OUT/metrics.json`` and returns the metrics dict. An experiment that
+trains adds the knobs with :func:`add_training_arguments` (``--lr``, ``--batch-size``,
+``--epochs``, ``--optimizer``, ``--checkpoint-dir``, ``--resume``) and trains through
+:func:`train`, ``fit`` with the command line's options: TensorBoard, checkpoints and
+resume, Ctrl-C, progress bar, chunked compiled calls.
+
+From the command line (``argv`` None) :func:`run` first turns on JAX's persistent
+compilation cache (:func:`compilation_cache`), and ends the process the same way for every
+experiment: a bad value is one line naming the flag, exit 2; a non-finite loss one line
+naming the step, the loss and the learning rate, exit 1; a result below its reference exit
+1; Ctrl-C one line saying how to resume, exit 130; never a traceback. Called from Python
+(``main(argv)``) it changes no global JAX setting and raises instead. The schema, one for
+every experiment::
 
     {"experiment", "mode", "backend", "seconds", "data_source",
      "result": {...}, "reference": {...}, "ok": bool, "figures": [...]}
@@ -19,7 +26,9 @@ import argparse
 import dataclasses
 import functools
 import json
+import math
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -28,6 +37,7 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 
+from jaxbasics import train as engine
 from jaxbasics.train import MODES
 
 
@@ -132,13 +142,66 @@ def compilation_cache() -> Path | None:
     return directory
 
 
-def parser(doc: str | None, *, default_mode: str = "fused",
-           default_seed: int = 0) -> argparse.ArgumentParser:
+class UsageError(ValueError):
+    """A flag's value the experiment cannot use (known only once the data is loaded, say).
+    The message starts ``argument --flag:``, like argparse's; the command line prints it as
+    one line and exits 2."""
+
+
+def _number(text: str, kind: type, what: str, ok: Callable[[Any], bool]):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}; got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {what}; got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (``--lr``)."""
+    return _number(text, float, "a positive finite number", lambda v: math.isfinite(v) and v > 0)
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0 (momentum, penalties)."""
+    return _number(text, float, "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (``--epochs``, ``--batch-size``)."""
+    return _number(text, int, "a positive integer", lambda v: v > 0)
+
+
+def seed_int(text: str) -> int:
+    """argparse type: an integer in [0, 2**32) (``--seed``)."""
+    return _number(text, int, "a non-negative integer below 2**32", lambda v: 0 <= v < 2**32)
+
+
+def existing_dir(text: str) -> Path:
+    """argparse type: a directory that exists (``--data-dir``)."""
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"no such directory: {text!r}")
+    return Path(text)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser whose errors are one line (``prog: error: ...``, exit 2): no usage
+    block in front (``--help`` shows it)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def parser(doc: str | None, *, default_mode: str = "fused", default_seed: int = 0,
+           prog: str | None = None) -> argparse.ArgumentParser:
     """The shared flags. ``doc``'s first line is the description."""
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog=prog, description=doc,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help="a few seconds of work (tests and the catalogue runner use it)")
-    p.add_argument("--seed", type=int, default=default_seed, help="PRNG seed (default %(default)s)")
+    p.add_argument("--seed", type=seed_int, default=default_seed,
+                   help="PRNG seed, a non-negative integer (default %(default)s)")
     p.add_argument("--out", type=Path, default=None,
                    help="directory for metrics.json and figures (default runs/<experiment>)")
     p.add_argument("--mode", choices=MODES, default=default_mode,
@@ -239,6 +302,216 @@ def _close_tensorboard(args: argparse.Namespace, outcome: Outcome | None) -> Non
           f"tensorboard --logdir {args.tensorboard} (then open http://localhost:6006)")
 
 
+
+def add_training_arguments(p: argparse.ArgumentParser, *, lr: float | None,
+                           batch_size: int | None = None, epochs: int | None = None,
+                           optimizer: str | None = None, optimizers: Sequence[str] = ("sgd", "adam"),
+                           lr_help: str = "", batch_help: str = "", epochs_help: str = "") -> None:
+    """The knobs of an experiment that trains, with the seed's values as defaults.
+
+    ``batch_size=None`` leaves ``--batch-size`` out (full-batch experiments); ``optimizer``
+    None leaves ``--optimizer`` out (the seed has no choice). A default given as None with
+    a help text means "the seed's, depending on the data" (the text says which). Also adds
+    ``--checkpoint-dir`` and ``--resume``, which :func:`train` acts on.
+    """
+    def shown(default, text):
+        return text or f"default {default}"
+
+    p.add_argument("--lr", type=positive_float, default=lr, metavar="RATE",
+                   help="learning rate, " + shown(lr, lr_help))
+    if batch_size is not None or batch_help:
+        p.add_argument("--batch-size", type=positive_int, default=batch_size, metavar="N",
+                       help="examples per step, " + shown(batch_size, batch_help))
+    p.add_argument("--epochs", type=positive_int, default=epochs, metavar="N",
+                   help="passes over the training data, " + shown(epochs, epochs_help))
+    if optimizer is not None:
+        p.add_argument("--optimizer", choices=tuple(optimizers), default=optimizer,
+                       help=f"default {optimizer} (the seed's)")
+    p.add_argument("--checkpoint-dir", type=Path, default=None, metavar="DIR",
+                   help="save the training state to DIR after every epoch and on Ctrl-C "
+                        "(Orbax; the last 3 kept)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in --checkpoint-dir")
+
+
+# Examples per compiled call when an epoch is longer: about half a second of LeNet on a
+# laptop CPU, so Ctrl-C and the progress bar answer within about a second.
+EXAMPLES_PER_CALL = 4096
+# Runs over this many examples in all get a progress bar (on a terminal).
+PROGRESS_EXAMPLES = 100_000
+
+
+def steps_per_call(n: int, batch_size: int, examples_per_call: int = EXAMPLES_PER_CALL) -> int | None:
+    """Steps per compiled call so that one call handles about ``examples_per_call``
+    examples: None (whole epochs) when an epoch is that short, else the epoch cut into
+    equal calls plus one remainder (two distinct shapes, two compilations at most)."""
+    per_epoch = n // batch_size
+    target = max(1, examples_per_call // batch_size)
+    if target >= per_epoch:
+        return None
+    calls = math.ceil(per_epoch / target)
+    return math.ceil(per_epoch / calls)
+
+
+def _history_path(directory: Path) -> Path:
+    return directory / "history.npz"
+
+
+def _save_history(directory: Path, history: engine.History, complete: bool) -> None:
+    """The loss curve and epoch logs so far, beside the checkpoints (host-side numpy)."""
+    logs = json.dumps(jsonable([{k: v for k, v in e.items()} for e in history.epochs]))
+    np.savez(_history_path(directory), **{f"step_{k}": v for k, v in history.steps.items()},
+             epochs=np.array(logs), complete=np.array(complete))
+
+
+def _load_history(directory: Path, step: int, per_epoch: int) -> tuple[engine.History, bool]:
+    """The history saved with the checkpoints, cut at ``step``; (History, run complete)."""
+    path = _history_path(directory)
+    if not path.is_file():
+        return engine.History(), False
+    with np.load(path) as f:
+        steps = {k[5:]: f[k] for k in f.files if k.startswith("step_")}
+        epochs, complete = json.loads(str(f["epochs"])), bool(f["complete"])
+    if steps and len(steps["loss"]) < step:  # saved by a run that crashed: no curve before
+        return engine.History(), False
+    return engine.History({k: v[:step] for k, v in steps.items()},
+                          epochs[:step // per_epoch]), complete and len(steps.get("loss", ())) == step
+
+
+def _joined(before: engine.History, after: engine.History) -> engine.History:
+    if not before.steps:
+        return after
+    steps = {k: np.concatenate([before.steps[k], after.steps[k]]) if after.steps else before.steps[k]
+             for k in before.steps}
+    return engine.History(steps, before.epochs + after.epochs, after.stopped_early)
+
+
+def _restore(ckpt, directory: Path, step: int, template: engine.TrainState) -> engine.TrainState:
+    """The state ``ckpt`` (a ``Checkpoints`` on ``directory``) saved at ``step``, shaped
+    like ``template``.
+
+    Where ``Checkpoints.restore`` cannot read the item's metadata (a manager made in a new
+    process with no handler registered for the item, before the checkpoint module names
+    it), the step's item directory is read with :func:`jaxbasics.checkpoint.restore`.
+    """
+    import logging
+
+    from jaxbasics.checkpoint import CheckpointMismatch, restore
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)  # Orbax's notes on missing metadata: not the user's business
+    try:
+        try:
+            return ckpt.restore(template, step)
+        except CheckpointMismatch:
+            item = directory / str(step) / "default"
+            if not item.is_dir():
+                raise
+            return restore(item, template)
+    finally:
+        absl.setLevel(level)
+
+
+def _resume_command(args: argparse.Namespace) -> str:
+    argv = list(getattr(args, "argv", None) or sys.argv[1:])
+    if "--resume" not in argv:
+        argv.append("--resume")
+    return shlex.join([os.path.basename(sys.executable), "-m", f"experiments.{args.experiment}",
+                       *argv])
+
+
+def train(args: argparse.Namespace, step: engine.Step, state: engine.TrainState, data, *,
+          epochs: int, batch_size: int | None = None, key=None, name: str | None = None,
+          log_every: int = 0, on_log: Callable | None = None, on_epoch: Callable | None = None,
+          learning_rate: float | Callable[[int], Any] | None = None,
+          examples_per_call: int = EXAMPLES_PER_CALL, log_to_tensorboard: bool = True,
+          **fit_kwargs: Any):
+    """``fit(step, state, data, ...)`` with the command line's options; (state, history).
+
+    Runs in ``args.mode``, logs to TensorBoard with ``--tensorboard`` (unless
+    ``log_to_tensorboard`` is False: hooks that log themselves), shows a progress bar
+    on long runs, keeps each compiled call to about ``examples_per_call`` examples (Ctrl-C
+    and the bar stay responsive). With ``--checkpoint-dir DIR`` it saves the state after
+    every epoch to ``DIR`` (``DIR/<name>`` for an experiment that trains several models) and
+    on Ctrl-C (a full-batch run, whose "epochs" are single steps, only at the end and on
+    Ctrl-C); with ``--resume`` it first restores the newest checkpoint there and runs
+    what is left of the ``epochs`` (a finished run is not trained again), the saved loss
+    curve and epoch logs in front of the new ones. Raises ``UsageError`` for a batch larger
+    than the data, :class:`~jaxbasics.train.Interrupted` (with ``resume`` set: the command
+    that resumes, or None) and :class:`~jaxbasics.train.NonFiniteLoss` (its learning_rate
+    filled in from ``learning_rate`` when the optimizer hides it): :func:`run` turns them
+    into one line and an exit code.
+    """
+    n = None if batch_size is None else len(jax.tree.leaves(data)[0])
+    if batch_size is not None and batch_size > n:
+        raise UsageError(f"argument --batch-size: {batch_size} is more than the {n} "
+                         "training examples")
+    per_epoch = 1 if batch_size is None else n // batch_size
+    ckpt, before = None, engine.History()
+    directory = getattr(args, "checkpoint_dir", None)
+    if getattr(args, "resume", False) and directory is None:
+        raise UsageError("argument --resume: needs --checkpoint-dir DIR (where the run saved)")
+    if directory is not None:
+        from jaxbasics.checkpoint import Checkpoints
+        if args.resume and not Path(directory).is_dir():
+            raise UsageError(f"argument --resume: no checkpoints in {str(directory)!r}")
+        # A model that had not started when the run stopped has no directory yet: it starts.
+        directory = Path(directory) / name if name else Path(directory)
+        ckpt = Checkpoints(directory, every=1, keep=3)
+        latest = ckpt.latest_step()
+        if latest is not None and not args.resume:
+            raise UsageError(f"argument --checkpoint-dir: {str(directory)!r} holds a run "
+                             f"(step {latest}): add --resume to continue it, or use another "
+                             "directory")
+        if args.resume and latest is not None:
+            state = _restore(ckpt, directory, latest, state)
+            before, complete = _load_history(directory, latest, per_epoch)
+            print(f"resumed {args.experiment}{' ' + name if name else ''} from step {latest} "
+                  f"(epoch {latest // per_epoch}, batch {latest % per_epoch}) in {directory}",
+                  flush=True)
+            epochs -= latest // per_epoch
+            if complete or epochs <= 0:
+                ckpt.close()
+                return state, before
+
+    def save(state: engine.TrainState, history: engine.History, complete: bool) -> None:
+        if ckpt.latest_step() != int(state.step):
+            ckpt.save(state)
+        _save_history(directory, _joined(before, history), complete)
+
+    def saver(epoch: int, state: engine.TrainState) -> None:
+        ckpt.save(state)
+
+    hooks = (tensorboard(args, on_log=on_log, on_epoch=on_epoch, learning_rate=learning_rate)
+             if log_to_tensorboard else {"on_log": on_log, "on_epoch": on_epoch})
+    if ckpt is not None and batch_size is not None:  # full batch: saved at the end or on Ctrl-C
+        from jaxbasics.callbacks import chain
+        hooks["on_epoch"] = chain(*[f for f in (hooks["on_epoch"], saver) if f is not None])
+    spc = None if batch_size is None else steps_per_call(n, batch_size, examples_per_call)
+    total = epochs * (n or 1)
+    try:
+        state, history = engine.fit(
+            step, state, data, epochs=epochs, batch_size=batch_size, key=key, mode=args.mode,
+            log_every=log_every, steps_per_call=spc, progress=total >= PROGRESS_EXAMPLES,
+            **hooks, **fit_kwargs)
+        if ckpt is not None:
+            save(state, history, complete=True)
+    except engine.Interrupted as e:
+        e.resume = None
+        if ckpt is not None:
+            save(e.state, e.history, complete=False)
+            e.resume = _resume_command(args)
+        raise
+    except engine.NonFiniteLoss as e:
+        if e.learning_rate is None and isinstance(learning_rate, (int, float)):
+            e.learning_rate = float(learning_rate)
+        raise
+    finally:
+        if ckpt is not None:
+            ckpt.close()
+    return state, _joined(before, history)
+
+
 def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome],
         argv: Sequence[str] | None = None, *, default_mode: str = "fused",
         add_arguments: Callable[[argparse.ArgumentParser], None] | None = None) -> dict:
@@ -246,7 +519,7 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
 
     ``args.out`` is the output directory (created); ``body`` writes its figures there.
     """
-    p = parser(doc, default_mode=default_mode)
+    p = parser(doc, default_mode=default_mode, prog=f"{name}.py")
     if add_arguments is not None:
         add_arguments(p)
     args = p.parse_args(argv)
@@ -254,6 +527,8 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
         parallel_setup(args)  # before any JAX computation
     except ValueError as e:
         p.exit(2, f"{p.prog}: error: {e}\n")
+    if getattr(args, "resume", False) and args.checkpoint_dir is None:
+        p.error("argument --resume: needs --checkpoint-dir DIR (where the run saved)")
     if argv is None:
         compilation_cache()
     if jax.process_index() > 0:  # only process 0 prints and writes; the others run alike
@@ -261,6 +536,7 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
     args.out = Path(args.out) if args.out is not None else Path("runs") / name
     args.out.mkdir(parents=True, exist_ok=True)
     args.experiment, args.tensorboard_logger = name, None
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
     outcome = None
     try:
@@ -269,6 +545,20 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
         if argv is not None:  # called from Python: let the caller see the exception
             raise
         p.exit(2, f"{p.prog}: error: {e}\n")  # the command line: one line, like argparse's
+    except engine.NonFiniteLoss as e:
+        if argv is not None:
+            raise
+        rate = "" if e.learning_rate is None else f" with learning rate {e.learning_rate:g}"
+        p.exit(1, f"{p.prog}: error: training diverged: loss {e.loss} at step {e.step}{rate}; "
+                  "try a smaller --lr\n")
+    except KeyboardInterrupt as e:
+        if argv is not None:
+            raise
+        at = (f" at step {int(e.state.step)}" if isinstance(e, engine.Interrupted) else "")
+        resume = getattr(e, "resume", None)
+        hint = (f"; resume with: {resume}" if resume else
+                "; nothing saved (add --checkpoint-dir DIR to be able to resume)")
+        p.exit(130, f"\n{p.prog}: interrupted{at}{hint}\n")
     except RuntimeError as e:
         _lost_process(e, argv, p)
     finally:
@@ -290,6 +580,8 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
     print(f"{'ok' if outcome.ok else 'NOT OK'}: {name}; wrote {args.out / 'metrics.json'}"
           + (f" and {len(outcome.figures)} figure(s)" if outcome.figures else ""))
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if argv is None and not outcome.ok:
+        sys.exit(1)  # the command line: below the reference is a failure
     return metrics
 
 

@@ -1,7 +1,7 @@
 """Early stopping and dropout (seed 001, "Early stopping" and "Dropout").
 
 The course's MLP (784-200-200-10, ReLU, ``nn.Dropout(p)`` after each hidden ReLU) on the
-embedded digits, a validation split held out of the training set. Each epoch the
+digits (``--data-dir`` for the full MNIST), a validation split held out of the training set. Each epoch the
 validation loss is evaluated (an ``on_epoch`` callback); training stops once it has not
 improved for ``patience`` epochs and the best epoch's parameters are restored. Dropout
 p ∈ {0, 0.2, 0.5} is compared; dropout uses the engine's per-step PRNG key and is the
@@ -11,40 +11,39 @@ identity in evaluation, so evaluating twice gives the same numbers.
 from __future__ import annotations
 
 
-from experiments import _cli, _mnist
+from experiments import _cli, _data, _mlp
 from jaxbasics import optim, plots
 from jaxbasics.callbacks import EarlyStopping
 from jaxbasics.data import train_val_split
 from jaxbasics.models import init_mlp
-from jaxbasics.train import fit, init_state, make_step
+from jaxbasics.train import init_state, make_step
 
 RATES = (0.0, 0.2, 0.5)
-PATIENCE, BATCH, LEARNING_RATE = 3, 64, 1e-3
+PATIENCE, BATCH, LEARNING_RATE, EPOCHS = 3, 64, 1e-3, 100
 
 
-def run_one(p: float, train, val, key, *, epochs: int, mode: str, patience: int = PATIENCE):
+def run_one(args, p: float, train, val, key, *, epochs: int, patience: int = PATIENCE):
     """Train with dropout ``p`` and early stopping; returns (best_state, stopper, history)."""
     k_init, k_drop, k_shuffle = _cli.keys(key, 3)
-    step = make_step(_mnist.dropout_objective(p), optim.make("adam", LEARNING_RATE),
-                     stateful=True, metrics=_mnist.mlp_metrics())
+    step = make_step(_mlp.dropout_objective(p), optim.make(args.optimizer, args.lr),
+                     stateful=True, metrics=_mlp.mlp_metrics())
     state = init_state(init_mlp(k_init), step, key=k_drop)
     stopper = EarlyStopping(lambda s: step.evaluate(s, val, 500), monitor="loss",
                             patience=patience)
-    final, history = fit(step, state, train, epochs=epochs, batch_size=BATCH, key=k_shuffle,
-                         mode=mode, on_epoch=stopper)
+    final, history = _cli.train(args, step, state, train, epochs=epochs,
+                                batch_size=args.batch_size, key=k_shuffle, on_epoch=stopper,
+                                name=f"p{p}", learning_rate=args.lr)
     return step, stopper.restore(final), stopper, history
 
 
 def body(args) -> _cli.Outcome:
-    limit, epochs = (2000, 25) if args.quick else (None, 100)
-    k_data, k_split, key = _cli.keys(args.seed, 3)
-    data, source = _mnist.digits("train", limit, k_data)
-    test, _ = _mnist.digits("test")
+    data, test, source = _data.data(args, quick_sizes=(2000, None))
+    epochs = args.epochs or (25 if args.quick else EPOCHS)
+    k_split, key = _cli.keys(args.seed, 2)
     train, val = train_val_split(data, 0.2, k_split)
     result, curves, ok = {}, {}, True
     for p in RATES:
-        step, best, stopper, history = run_one(p, train, val, key, epochs=epochs,
-                                               mode=args.mode)
+        step, best, stopper, history = run_one(args, p, train, val, key, epochs=epochs)
         restored, again = step.evaluate(best, val, 500), step.evaluate(best, val, 500)
         test_m, train_m = step.evaluate(best, test, 500), step.evaluate(best, train, 500)
         for e, logs in enumerate(history.epochs):
@@ -71,8 +70,14 @@ def body(args) -> _cli.Outcome:
     return _cli.Outcome(result, reference, bool(ok), data_source=source, figures=[figure])
 
 
+def add_arguments(p) -> None:
+    _data.add_arguments(p)
+    _cli.add_training_arguments(p, lr=LEARNING_RATE, batch_size=BATCH, optimizer="adam",
+                                epochs_help=f"at most, default {EPOCHS} (quick: 25)")
+
+
 def main(argv=None) -> dict:
-    return _cli.run("early_stopping_dropout", __doc__, body, argv)
+    return _cli.run("early_stopping_dropout", __doc__, body, argv, add_arguments=add_arguments)
 
 
 if __name__ == "__main__":

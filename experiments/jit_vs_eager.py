@@ -22,7 +22,8 @@ from pathlib import Path
 import jax
 
 from experiments import CATALOGUE, _cli
-from jaxbasics.bench import Workload, matmul_gflops, time_call
+from experiments._workload import Workload
+from jaxbasics.bench import matmul_gflops, time_call
 
 
 def collect(quick: bool) -> list[Workload]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from experiments import _cli
+from experiments._workload import Workload
 from jaxbasics import losses, optim, plots
-from jaxbasics.bench import Workload
 from jaxbasics.data import linear_data
 from jaxbasics.models import apply_linear, init_linear
 from jaxbasics.train import Step, fit, init_state, make_step
@@ -27,9 +27,9 @@ def objective(params, batch):
     return losses.mse(apply_linear(params, x), y)
 
 
-def make() -> Step:
+def make(learning_rate: float = LEARNING_RATE) -> Step:
     """The seed's step: MSE, SGD lr 0.01."""
-    return make_step(objective, optim.make("sgd", LEARNING_RATE))
+    return make_step(objective, optim.make("sgd", learning_rate))
 
 
 def problem(seed: int):
@@ -54,8 +54,11 @@ def train(seed: int, *, epochs: int = EPOCHS, mode: str = "fused"):
 
 
 def body(args) -> _cli.Outcome:
-    epochs = QUICK_EPOCHS if args.quick else EPOCHS
-    state, history, (x, y) = train(args.seed, epochs=epochs, mode=args.mode)
+    epochs = args.epochs
+    params, (x, y) = problem(args.seed)
+    step = make(args.lr)
+    state, history = _cli.train(args, step, init_state(params, step), (x, y), epochs=epochs,
+                                learning_rate=args.lr)
     x, y = np.asarray(x), np.asarray(y)
     for i in range(99, epochs, 100):  # the notebook's `if i % 100 == 0` after `i += 1`
         print(f"epoch {i + 1}, loss {history.loss[i]}")
@@ -74,7 +77,8 @@ def body(args) -> _cli.Outcome:
     # SGD must reach the sample's closed-form optimum (to the seed's 3000-epoch accuracy);
     # how far that optimum sits from (5, 7) is the sample's noise (slope std ≈ 0.054).
     ok = (abs(w - w_ols) < 0.05 and abs(b - b_ols) < 0.05
-          and final_loss < 1.01 * loss_ols and abs(TRUE_W - w) < 0.2 and abs(TRUE_B - b) < 0.2)
+          and final_loss < 1.01 * loss_ols and abs(TRUE_W - w) < 0.2 and abs(TRUE_B - b) < 0.2
+          ) or (args.lr, args.epochs) != (LEARNING_RATE, EPOCHS)  # other knobs: shown
     return _cli.Outcome(result, REFERENCE, ok, figures=[figure, curve])
 
 
@@ -91,8 +95,13 @@ def workloads(quick: bool) -> list[Workload]:
                      eager_units=None if quick else 1000)]
 
 
+def add_arguments(p) -> None:
+    _cli.add_training_arguments(p, lr=LEARNING_RATE, epochs=EPOCHS,
+                                epochs_help=f"full-batch steps, default {EPOCHS}")
+
+
 def main(argv=None) -> dict:
-    return _cli.run("linear_regression", __doc__, body, argv)
+    return _cli.run("linear_regression", __doc__, body, argv, add_arguments=add_arguments)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ import numpy as np
 from flax import nnx
 
 from experiments import _cli, linreg_scratch
+from experiments._workload import Workload
 from jaxbasics import losses, optim, plots
-from jaxbasics.bench import Workload
 from jaxbasics.data import synthetic_data
 from jaxbasics.nn import build, functional
 from jaxbasics.train import Step, fit, init_state, make_step
@@ -27,24 +27,24 @@ def make_model(key) -> nnx.Linear:
                       bias_init=nnx.initializers.zeros_init(), rngs=nnx.Rngs(key))
 
 
-def make(apply) -> Step:
+def make(apply, learning_rate: float = LEARNING_RATE) -> Step:
     """nn.MSELoss() of the NNX layer's ``apply`` and ``optax.sgd(0.03)``."""
     def objective(params, batch):
         x, y = batch  # x: (b, 2), y: (b, 1)
         return losses.mse(apply(params, x), y)
-    return make_step(objective, optim.make("sgd", LEARNING_RATE))
+    return make_step(objective, optim.make("sgd", learning_rate))
 
 
-def problem(seed: int):
+def problem(seed: int, learning_rate: float = LEARNING_RATE):
     """(step, the NNX layer's parameters, data, shuffling key) for a seed."""
     k_data, k_init, k_shuffle = _cli.keys(seed, 3)
     data = synthetic_data(k_data, linreg_scratch.TRUE_W, linreg_scratch.TRUE_B, n=1000)
     apply, params = functional(build(lambda: make_model(k_init)))
-    return make(apply), params, data, k_shuffle
+    return make(apply, learning_rate), params, data, k_shuffle
 
 
 def body(args) -> _cli.Outcome:
-    step, params, data, key = problem(args.seed)
+    step, params, data, key = problem(args.seed, args.lr)
     epoch_losses: list[float] = []
     full_mse = jax.jit(lambda params: step.objective(params, data))
 
@@ -54,8 +54,9 @@ def body(args) -> _cli.Outcome:
         print(f"epoch {epoch + 1}, loss {loss:f}")
         return {"loss": loss}
 
-    state, history = fit(step, init_state(params, step), data, epochs=EPOCHS, batch_size=BATCH_SIZE, key=key,
-                         mode=args.mode, on_epoch=on_epoch)
+    state, history = _cli.train(args, step, init_state(params, step), data, epochs=args.epochs,
+                                batch_size=args.batch_size, key=key, on_epoch=on_epoch,
+                                learning_rate=args.lr)
     w = np.asarray(state.params["kernel"][...]).reshape(-1)
     b = float(np.asarray(state.params["bias"][...])[0])
     w_error = np.asarray(linreg_scratch.TRUE_W) - w
@@ -66,7 +67,8 @@ def body(args) -> _cli.Outcome:
                           title="d2l linear regression, concise (Flax NNX + Optax)")
     result = {"epoch_3_loss": epoch_losses[-1], "w_error_max": float(np.max(np.abs(w_error))),
               "b_error": abs(b_error), "epoch_losses": epoch_losses}
-    ok = epoch_losses[-1] < 1e-4 and np.max(np.abs(w_error)) < 5e-3 and abs(b_error) < 5e-3
+    ok = (epoch_losses[-1] < 1e-4 and np.max(np.abs(w_error)) < 5e-3 and abs(b_error) < 5e-3
+          ) or (args.lr, args.batch_size, args.epochs) != (LEARNING_RATE, BATCH_SIZE, EPOCHS)
     reference = {"epoch_3_loss": 1e-4, "w_error_max": 1e-3, "b_error": 1e-3}
     return _cli.Outcome(result, reference, bool(ok), figures=[figure])
 
@@ -83,8 +85,12 @@ def workloads(quick: bool) -> list[Workload]:
                      torch=_cli.torch_original("linreg_concise"))]
 
 
+def add_arguments(p) -> None:
+    _cli.add_training_arguments(p, lr=LEARNING_RATE, batch_size=BATCH_SIZE, epochs=EPOCHS)
+
+
 def main(argv=None) -> dict:
-    return _cli.run("linreg_concise", __doc__, body, argv)
+    return _cli.run("linreg_concise", __doc__, body, argv, add_arguments=add_arguments)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import _cli
+from experiments._workload import Workload
 from jaxbasics import optim, plots
-from jaxbasics.bench import Workload
 from jaxbasics.train import Step, fit, init_state, make_step
 
 LEARNING_RATE, ITERATIONS, N = 1e-4, 1000, 100
@@ -64,9 +64,9 @@ def objective(params, pts):
     return compute_error(params["b"], params["w"], pts)
 
 
-def make() -> Step:
+def make(learning_rate: float = LEARNING_RATE) -> Step:
     """The same descent with ``jax.grad``: the error as the objective, SGD lr 1e-4."""
-    return make_step(objective, optim.make("sgd", LEARNING_RATE))
+    return make_step(objective, optim.make("sgd", learning_rate))
 
 
 def with_autodiff(step: Step, pts, iterations: int = ITERATIONS, mode: str = "fused"):
@@ -85,13 +85,17 @@ def gradients_at_zero(pts):
 
 
 def body(args) -> _cli.Outcome:
-    iterations = QUICK_ITERATIONS if args.quick else ITERATIONS
+    iterations = args.epochs or (QUICK_ITERATIONS if args.quick else ITERATIONS)
     pts = points(_cli.keys(args.seed, 1)[0])
     e0, g_hand, g_auto = (np.asarray(a) for a in gradients_at_zero(pts))
     e0 = float(e0)
     b, w = (float(v) for v in gradient_descent_runner(pts, np.float32(0), np.float32(0),
-                                                      LEARNING_RATE, iterations))
-    params, history = with_autodiff(make(), pts, iterations, args.mode)
+                                                      args.lr, iterations))
+    step = make(args.lr)
+    state, history = _cli.train(args, step, init_state({"b": np.float32(0), "w": np.float32(0)},
+                                                       step), pts, epochs=iterations,
+                                learning_rate=args.lr)
+    params, history = state.params, history.loss
     pts = np.asarray(pts)
     x = pts[:, 0]
     e1 = float(np.mean((pts[:, 1] - (w * x + b)) ** 2))
@@ -104,7 +108,9 @@ def body(args) -> _cli.Outcome:
     result = {"initial_error": e0, "final_error": e1, "b": float(b), "w": float(w),
               "b_autodiff": float(params["b"]), "w_autodiff": float(params["w"]),
               "gradient_relative_gap": grad_gap, "parameter_gap": param_gap}
-    ok = grad_gap < 1e-5 and param_gap < 1e-4 and e1 < e0 / 20 and abs(float(w) - 1.5) < 0.1
+    judged = (args.lr, args.epochs) == (LEARNING_RATE, None)
+    ok = grad_gap < 1e-5 and param_gap < 1e-4 and (
+        not judged or (e1 < e0 / 20 and abs(float(w) - 1.5) < 0.1))
     return _cli.Outcome(result, {"w": 1.5, "gradient_relative_gap": 0.0, "parameter_gap": 0.0},
                         bool(ok), figures=[figure, curve])
 
@@ -122,8 +128,13 @@ def workloads(quick: bool) -> list[Workload]:
                      eager_units=None if quick else 200)]
 
 
+def add_arguments(p) -> None:
+    _cli.add_training_arguments(p, lr=LEARNING_RATE,
+                                epochs_help=f"iterations, default {ITERATIONS} (the course's)")
+
+
 def main(argv=None) -> dict:
-    return _cli.run("linreg_manual_grad", __doc__, body, argv)
+    return _cli.run("linreg_manual_grad", __doc__, body, argv, add_arguments=add_arguments)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ import jax
 import numpy as np
 
 from experiments import _cli
-from experiments.linear_regression import least_squares, make, objective, problem
+from experiments.linear_regression import (LEARNING_RATE, least_squares, make, objective,
+                                           problem)
 from jaxbasics import plots
 from jaxbasics.train import Step, fit, init_state
 
@@ -35,17 +36,23 @@ NEAR = 1e-2  # "ends near it" (or TOL if larger): batch 1's excess at lr 0.01 is
 COLUMNS = ("epochs_to_min", "updates_to_min", "final_mse", "noise")
 
 
-def train(step: Step, batch_size: int, seed: int, *, epochs: int, mode: str = "fused"):
+def train(step: Step, batch_size: int, seed: int, *, epochs: int, mode: str = "fused",
+          args=None):
     """One run from ``seed``'s initial parameters and data (x, y: (256, 1) float32).
 
     Returns (per_update, per_epoch): (epochs * (256 // batch_size),) the batch loss before
-    each update and (epochs,) the full-data MSE after each epoch.
+    each update and (epochs,) the full-data MSE after each epoch. With the command line's
+    ``args``, through ``_cli.train`` (its mode, checkpoints, Ctrl-C, progress).
     """
     params, data = problem(seed)
     full_mse = jax.jit(objective)
-    _, history = fit(step, init_state(params, step), data, epochs=epochs,
-                     batch_size=batch_size, key=_cli.keys(seed, 3)[2], mode=mode,
-                     on_epoch=lambda epoch, s: {"mse": float(full_mse(s.params, data))})
+    kwargs = dict(epochs=epochs, batch_size=batch_size, key=_cli.keys(seed, 3)[2],
+                  on_epoch=lambda epoch, s: {"mse": float(full_mse(s.params, data))})
+    if args is None:
+        _, history = fit(step, init_state(params, step), data, mode=mode, **kwargs)
+    else:
+        _, history = _cli.train(args, step, init_state(params, step), data,
+                                name=f"batch{batch_size}", learning_rate=args.lr, **kwargs)
     return history.loss, np.array([e["mse"] for e in history.epochs])
 
 
@@ -80,9 +87,10 @@ def figure(path, runs: dict, least: float, tol: float):
 
 def body(args) -> _cli.Outcome:
     epochs, tol = (QUICK_EPOCHS, QUICK_TOL) if args.quick else (EPOCHS, TOL)
+    epochs = args.epochs or epochs
     least = least_squares(*problem(args.seed)[1])[2]
-    step = make()
-    runs = {b: train(step, b, args.seed, epochs=epochs, mode=args.mode) for b in BATCHES}
+    step = make(args.lr)
+    runs = {b: train(step, b, args.seed, epochs=epochs, args=args) for b in BATCHES}
     result = {k: {} for k in COLUMNS}
     for b, (per_update, per_epoch) in runs.items():
         reached = epochs_to(per_epoch, least, tol)
@@ -95,7 +103,8 @@ def body(args) -> _cli.Outcome:
                      ["batch", "updates/epoch", "epochs to min", "updates to min", "final MSE",
                       "noise"]))
     reach, noise = ([result[k][str(b)] for b in BATCHES] for k in ("epochs_to_min", "noise"))
-    ok = (None not in reach and all(a > b for a, b in zip(reach, reach[1:]))  # full batch first
+    judged = (args.lr, args.epochs) == (LEARNING_RATE, None)
+    ok = not judged or (None not in reach and all(a > b for a, b in zip(reach, reach[1:]))  # full batch first
           and all(a < b for a, b in zip(noise, noise[1:]))  # noisier as the batch shrinks
           and all(v - least < max(tol, NEAR) for v in result["final_mse"].values()))
     fig = figure(args.out / "minibatch_gd.png", runs, least, tol)
@@ -104,8 +113,14 @@ def body(args) -> _cli.Outcome:
     return _cli.Outcome(result, reference, bool(ok), figures=[fig])
 
 
+def add_arguments(p) -> None:
+    _cli.add_training_arguments(p, lr=LEARNING_RATE,
+                                epochs_help=f"default {EPOCHS} (quick: {QUICK_EPOCHS}); the batch "
+                                            f"sizes compared are {', '.join(map(str, BATCHES))}")
+
+
 def main(argv=None) -> dict:
-    return _cli.run("minibatch_gd", __doc__, body, argv)
+    return _cli.run("minibatch_gd", __doc__, body, argv, add_arguments=add_arguments)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,10 @@ import functools
 import jax
 from flax import nnx
 
-from experiments import _cli, _mnist
+from experiments import _cli, _data, _logs
+from experiments._workload import Workload
 from jaxbasics import losses, metrics, nn, optim
-from jaxbasics.bench import Workload, mlp_flops
+from jaxbasics.bench import mlp_flops
 from jaxbasics.data import load
 from jaxbasics.models import MLP, apply_mlp, init_mlp
 from jaxbasics.train import Step, fit, init_state, make_step
@@ -55,60 +56,60 @@ def make(apply, learning_rate: float = LEARNING_RATE) -> Step:
                      metrics=metrics.classification(apply))
 
 
-def train(step: Step, params, key, train_data, *, epochs=EPOCHS, mode="fused", on_log=None,
-          on_epoch=None, mesh=None):
+def train(step: Step, params, key, train_data, *, epochs=EPOCHS, mode="fused"):
     """The seed's loop: ``epochs`` shuffled (by ``key``) epochs of batches of 200 from
-    ``params``, the loss logged every 100 batches; returns (state, history)."""
+    ``params``; returns (state, history)."""
     return fit(step, init_state(params, step), train_data, epochs=epochs,
-               batch_size=BATCH_SIZE, key=key, mode=mode, log_every=100 if on_log else 0,
-               on_log=on_log, on_epoch=on_epoch, mesh=mesh)
+               batch_size=BATCH_SIZE, key=key, mode=mode)
 
 
 def body(args) -> _cli.Outcome:
-    train_data, test, source = _mnist.data(args)
+    train_data, test, source = _data.data(args)
+    bs = args.batch_size
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else
-                             _mnist.seed_epochs(EPOCHS, BATCH_SIZE, len(train_data[1])))
+                             _data.seed_epochs(EPOCHS, bs, len(train_data[1])))
     variant = dict(kaiming=not args.no_kaiming, module=args.module, relu_logits=args.relu_logits)
 
     k_init, k_shuffle = _cli.keys(args.seed, 2)
     apply, params = model(k_init, **variant)
-    step = make(apply)
+    step = make(apply, args.lr)
 
     def on_epoch(epoch, state):
-        return _mnist.test_log(step, state, test, BATCH_SIZE,
-                               quiet=not _mnist.shown(epoch, epochs))
+        return _logs.test_log(step, state, test, bs, quiet=not _logs.shown(epoch, epochs))
 
-    state, history = train(step, params, k_shuffle, train_data, epochs=epochs, mode=args.mode,
-                           mesh=args.mesh,
-                           **_cli.tensorboard(args, on_log=_mnist.train_log(
-                               len(train_data[1]), BATCH_SIZE, epochs),
-                               on_epoch=on_epoch, learning_rate=LEARNING_RATE))
+    state, history = _cli.train(
+        args, step, init_state(params, step), train_data, epochs=epochs, batch_size=bs,
+        key=k_shuffle, log_every=100, on_log=_logs.train_log(len(train_data[1]), bs, epochs),
+        on_epoch=on_epoch, learning_rate=args.lr, mesh=args.mesh)
     final = history.epochs[-1]
-    figures = _mnist.figures(args.out, "mnist_mlp", history, apply, state.params, test,
+    figures = _logs.figures(args.out, "mnist_mlp", history, apply, state.params, test,
                              history.epochs)
     result = {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
               "final_train_loss": float(history.loss[-1]), "epochs": epochs,
-              "steps": len(history.loss), **variant}
+              "steps": len(history.loss), "learning_rate": args.lr, "batch_size": bs,
+              **variant}
     threshold = MIN_ACCURACY["quick" if args.quick else args.dataset]
     reference = {"test_accuracy": f">= {threshold} (the seed's full-MNIST run: ~0.9 after "
                                   "3,000 steps)"}
     # The seed's variants are demonstrations (N(0, 1) init stalls, relu logits may die):
     # only the default network is held to the threshold.
-    demo = args.no_kaiming or args.relu_logits or args.epochs is not None
+    demo = (args.no_kaiming or args.relu_logits or args.epochs is not None
+            or (args.lr, bs) != (LEARNING_RATE, BATCH_SIZE))
     ok = final["accuracy"] >= threshold or demo
     return _cli.Outcome(result, reference, bool(ok), data_source=source, figures=figures)
 
 
 def add_arguments(p) -> None:
-    _mnist.add_data_arguments(p)
+    _data.add_arguments(p)
     p.add_argument("--no-kaiming", action="store_true",
                    help="keep torch.randn's N(0, 1) weights (the seed before kaiming_normal_)")
     p.add_argument("--relu-logits", action="store_true",
                    help="relu on the logits too, as the seed writes it (may kill a class)")
     p.add_argument("--module", action="store_true", help="the Flax NNX module version")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="default: the seed's 3,000 steps (150 epochs on the embedded "
-                        "digits, 10 on 60,000 images; quick: 10)")
+    _cli.add_training_arguments(
+        p, lr=LEARNING_RATE, batch_size=BATCH_SIZE,
+        epochs_help="default: the seed's 3,000 steps (150 epochs on the embedded digits, "
+                    f"10 on 60,000 images; quick: {QUICK_EPOCHS})")
 
 
 def workloads(quick: bool) -> list[Workload]:

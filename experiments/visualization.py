@@ -31,10 +31,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments import _cli, _mnist
+from experiments import _cli, _data, _logs, _mlp
 from jaxbasics.models import apply_mlp, init_mlp
 from jaxbasics.tensorboard import read_events
-from jaxbasics.train import fit, init_state, make_step
+from jaxbasics.train import init_state, make_step
 
 BATCH_SIZE, LEARNING_RATE, MOMENTUM, EPOCHS, QUICK_EPOCHS = 200, 0.02, 0.9, 10, 3
 SHOWN = 32  # test digits in the image views
@@ -42,14 +42,14 @@ MIN_ACCURACY = {"quick": 0.6, "mnist": 0.9, "fashion_mnist": 0.75}
 
 
 def body(args) -> _cli.Outcome:
-    train_data, test, source = _mnist.data(args)
+    train_data, test, source = _data.data(args)
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else EPOCHS)
-    batch_size = 100 if args.quick else BATCH_SIZE
+    batch_size = args.batch_size or (100 if args.quick else BATCH_SIZE)
     steps_per_epoch = len(train_data[1]) // batch_size
     log_every = max(1, steps_per_epoch // 4)
-    schedule = optax.cosine_decay_schedule(LEARNING_RATE, epochs * steps_per_epoch)
+    schedule = optax.cosine_decay_schedule(args.lr, epochs * steps_per_epoch)
     tx = optax.inject_hyperparams(optax.sgd)(learning_rate=schedule, momentum=MOMENTUM)
-    step = make_step(_mnist.objective, tx, metrics=_mnist.mlp_metrics())
+    step = make_step(_mlp.objective, tx, metrics=_mlp.mlp_metrics())
     k_init, k_shuffle = _cli.keys(args.seed, 2)
     state = init_state(init_mlp(k_init, init="kaiming"), step)
 
@@ -69,8 +69,7 @@ def body(args) -> _cli.Outcome:
         tb.scalar("train_loss", e.metrics["loss"], e.step)
 
     def on_epoch(epoch, s):
-        m = _mnist.test_log(step, s, test, 500,
-                            quiet=not _mnist.shown(epoch, epochs))
+        m = _logs.test_log(step, s, test, 500, quiet=not _logs.shown(epoch, epochs))
         at = int(s.step)
         tb.scalars("test", {"loss": m["loss"], "acc.": m["accuracy"]}, at)  # win='test'
         predicted = np.asarray(predict(s.params, shown_x))  # one compiled program
@@ -79,11 +78,12 @@ def body(args) -> _cli.Outcome:
         tb.predictions("predictions", shown_x, shown_y, predicted, at)
         return m
 
-    state, history = fit(step, state, train_data, epochs=epochs, batch_size=batch_size,
-                         key=k_shuffle, mode=args.mode, log_every=log_every,
-                         on_log=on_log, on_epoch=tb.on_epoch(on_epoch))  # + rate, eval/*
+    state, history = _cli.train(args, step, state, train_data, epochs=epochs,
+                                batch_size=batch_size, key=k_shuffle, log_every=log_every,
+                                on_log=on_log, on_epoch=tb.on_epoch(on_epoch),  # + rate, eval/*
+                                log_to_tensorboard=False)
     tb.flush()
-    figures = _mnist.figures(args.out, "visualization", history,
+    figures = _logs.figures(args.out, "visualization", history,
                              apply_mlp, state.params, test, history.epochs)
 
     # Read the event files back: what TensorBoard will show.
@@ -122,13 +122,17 @@ def body(args) -> _cli.Outcome:
                  "read back": {"single curve": True, "multi-curve": True, "images": True,
                                "learning rate": True}}
     ok = single_ok and multi_ok and images_ok and rates_ok and (
-        final["accuracy"] >= threshold or args.epochs is not None)
+        final["accuracy"] >= threshold or args.epochs is not None
+        or (args.lr, args.batch_size) != (LEARNING_RATE, None))
     return _cli.Outcome(result, reference, bool(ok), data_source=source, figures=figures)
 
 
 def add_arguments(p) -> None:
-    _mnist.add_data_arguments(p)
-    p.add_argument("--epochs", type=int, default=None, help="default 10 (quick: 3)")
+    _data.add_arguments(p)
+    _cli.add_training_arguments(
+        p, lr=LEARNING_RATE, batch_help=f"default {BATCH_SIZE} (quick: 100)",
+        lr_help=f"default {LEARNING_RATE}, cosine-decayed to 0",
+        epochs_help=f"default {EPOCHS} (quick: {QUICK_EPOCHS})")
 
 
 def main(argv=None) -> dict:

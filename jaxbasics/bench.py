@@ -73,27 +73,3 @@ def matmul_gflops(n: int = 2048, dtype: Any = jnp.float32, repeats: int = 5) -> 
     a = jax.random.normal(jax.random.key(0), (n, n), dtype)
     timing = time_call(jax.jit(jnp.matmul), a, a, repeats=repeats)
     return 2 * n**3 / timing.seconds / 1e9
-
-
-@dataclasses.dataclass
-class Workload:
-    """A training loop to time in each mode.
-
-    name: what it is, with the seed's sizes ("linear regression, 3000 full-batch epochs").
-    run: ``run(mode, units) -> result`` trains for ``units`` epochs or steps in ``mode``
-        from the same initial state every call (compiled functions are cached, so only the
-        first call of a mode compiles) and returns a value that depends on the whole run.
-    units, unit: the full size and its name ("epoch", "step").
-    torch: ``torch(units) -> result``, the PyTorch original, or None.
-    eager_units: time eager mode on this many units and scale up (eager JAX is slow).
-    flops: floating-point operations of the matrix products in one unit (forward and
-        backward, counted exactly), to compare the achieved rate with :func:`matmul_gflops`.
-    """
-
-    name: str
-    run: Callable[[str, int], Any]
-    units: int
-    unit: str = "epoch"
-    torch: Callable[[int], Any] | None = None
-    eager_units: int | None = None
-    flops: float | None = None

@@ -59,4 +59,5 @@ def test_command_line_errors_are_one_line_with_exit_code_2(tmp_path):
     assert "Traceback" not in bad_value.stderr
     bad_flag = subprocess.run([sys.executable, "-m", "experiments.lenet", "--epochs", "x"],
                               capture_output=True, text=True)
-    assert bad_flag.returncode == 2 and "--epochs: invalid int value: 'x'" in bad_flag.stderr
+    assert bad_flag.returncode == 2 and bad_flag.stderr.strip().splitlines() == [
+        "lenet.py: error: argument --epochs: expected a positive integer; got 'x' (see --help)"]

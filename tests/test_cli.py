@@ -1,0 +1,157 @@
+"""The command line as a learner drives it: bad values, divergence, below-reference
+results, Ctrl-C and resume, each one line with its exit code and no traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import _cli, lenet, linreg_scratch
+from jaxbasics.train import NonFiniteLoss
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, PYTHONUNBUFFERED="1", JAXBASICS_COMPILATION_CACHE="0",
+           PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("flags, flag", [
+    (["--lr", "-1"], "--lr"), (["--lr", "0"], "--lr"), (["--lr", "nan"], "--lr"),
+    (["--batch-size", "0"], "--batch-size"), (["--epochs", "0"], "--epochs"),
+    (["--epochs", "-3"], "--epochs"), (["--seed", "-1"], "--seed"),
+    (["--dataset", "foo"], "--dataset"), (["--mode", "turbo"], "--mode"),
+    (["--data-dir", "/nonexistent"], "--data-dir"), (["--resume"], "--resume"),
+])
+def test_bad_value_is_one_line_naming_the_flag_exit_2(flags, flag, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        lenet.main(["--quick", "--out", str(tmp_path), *flags])
+    assert info.value.code == 2
+    err = lines(capsys.readouterr().err)
+    assert len(err) == 1 and err[0].startswith("lenet.py: error: argument " + flag), err
+
+
+def test_flag_types():
+    assert _cli.positive_float("1e-3") == 1e-3 and _cli.positive_int("7") == 7
+    assert _cli.seed_int("0") == 0
+    for bad, kind in [("inf", _cli.positive_float), ("x", _cli.positive_float),
+                      ("2.5", _cli.positive_int), ("-1", _cli.seed_int),
+                      (str(2**32), _cli.seed_int)]:
+        with pytest.raises(Exception, match="expected"):
+            kind(bad)
+
+
+def test_steps_per_call_keeps_two_shapes_at_most():
+    assert _cli.steps_per_call(4000, 64, 8192) is None  # a short epoch: whole epochs
+    for n, bs, budget in [(60_000, 64, 8192), (60_000, 32, 1024), (50_000, 200, 8192)]:
+        spc = _cli.steps_per_call(n, bs, budget)
+        per_epoch = n // bs
+        sizes = {min(spc, per_epoch - b) for b in range(0, per_epoch, spc)}
+        assert len(sizes) <= 2 and spc * bs <= budget + bs
+
+
+def test_command_line_below_reference_exits_1_and_python_gets_metrics(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAXBASICS_COMPILATION_CACHE", "0")
+    monkeypatch.setattr(sys, "argv", ["x", "--out", str(tmp_path)])
+    body = lambda args: _cli.Outcome({"a": 1}, {"a": 2}, ok=False)  # noqa: E731
+    with pytest.raises(SystemExit) as info:
+        _cli.run("x", None, body, None)
+    assert info.value.code == 1
+    assert _cli.run("x", None, body, ["--out", str(tmp_path)])["ok"] is False
+
+
+def test_ctrl_c_outside_fit_is_one_line_exit_130(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("JAXBASICS_COMPILATION_CACHE", "0")
+    monkeypatch.setattr(sys, "argv", ["x", "--out", str(tmp_path)])
+
+    def body(args):
+        raise KeyboardInterrupt
+    with pytest.raises(SystemExit) as info:
+        _cli.run("x", None, body, None)
+    assert info.value.code == 130
+    err = lines(capsys.readouterr().err)
+    assert len(err) == 1 and "interrupted; nothing saved (add --checkpoint-dir" in err[0]
+
+
+def test_divergence_from_python_raises_with_the_learning_rate(tmp_path):
+    with pytest.raises(NonFiniteLoss) as info:
+        lenet.main(["--quick", "--lr", "1e3", "--out", str(tmp_path)])
+    assert info.value.learning_rate == 1e3 and info.value.step >= 0
+
+
+def test_batch_larger_than_data_and_divergence_on_the_command_line(tmp_path):
+    big = subprocess.run([sys.executable, "-m", "experiments.linreg_scratch", "--batch-size",
+                          "10000000", "--out", str(tmp_path)],
+                         capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=120)
+    assert big.returncode == 2 and lines(big.stderr) == [
+        "linreg_scratch.py: error: argument --batch-size: 10000000 is more than the 1000 "
+        "examples"]
+    nan = subprocess.run([sys.executable, "-m", "experiments.linreg_scratch", "--lr", "1e9",
+                          "--out", str(tmp_path)],
+                         capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=120)
+    err = lines(nan.stderr)
+    assert nan.returncode == 1 and len(err) == 1, nan.stderr
+    assert err[0].startswith("linreg_scratch.py: error: training diverged: loss ")
+    assert "at step" in err[0] and "with learning rate 1e+09" in err[0]
+
+
+def test_the_step_by_hand_equals_fit():
+    step, params, data, key = linreg_scratch.problem(0)
+    by_hand = linreg_scratch.train_by_hand(params, data, key, epochs=2, verbose=False)
+    state, _ = linreg_scratch.fit(step, linreg_scratch.init_state(params, step), data,
+                                  epochs=2, batch_size=linreg_scratch.BATCH_SIZE, key=key,
+                                  mode="fused")
+    for a, b in zip(jax.tree.leaves(by_hand), jax.tree.leaves(state.params)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+
+
+def test_ctrl_c_saves_says_how_to_resume_and_resume_matches(tmp_path):
+    flags = ["--quick", "--epochs", "4"]
+    ckpt = tmp_path / "ckpt"
+    p = subprocess.Popen([sys.executable, "-m", "experiments.lenet", *flags, "--out",
+                          str(tmp_path / "a"), "--checkpoint-dir", str(ckpt)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                         cwd=tmp_path)
+    try:
+        for line in p.stdout:  # interrupt once the first epoch is done
+            if line.startswith("Test Error"):
+                break
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    assert p.returncode == 130, err
+    assert "Traceback" not in err and len(lines(err)) == 1, err
+    assert "interrupted at step" in err and "--checkpoint-dir" in err and "--resume" in err
+    resumed = subprocess.run([sys.executable, "-m", "experiments.lenet", *flags, "--out",
+                              str(tmp_path / "b"), "--checkpoint-dir", str(ckpt), "--resume"],
+                             capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed lenet from step" in resumed.stdout
+    import json
+    got = json.loads((tmp_path / "b" / "metrics.json").read_text())["result"]
+    want = lenet.main([*flags, "--out", str(tmp_path / "c")])["result"]
+    assert got == want
+
+
+MNIST = ["mnist_first", "mnist_mlp", "lenet", "cross_validation", "regularization",
+         "lr_schedules", "early_stopping_dropout", "classic_cnns", "visualization"]
+
+
+@pytest.mark.parametrize("name", MNIST)
+def test_every_mnist_experiment_takes_the_knobs_and_the_data_flags(name):
+    import importlib
+    p = _cli.parser(None)
+    importlib.import_module(f"experiments.{name}").add_arguments(p)
+    for flag in ("--lr", "--batch-size", "--epochs", "--dataset", "--source", "--data-dir",
+                 "--checkpoint-dir", "--resume"):
+        assert flag in p._option_string_actions, (name, flag)
