@@ -386,32 +386,6 @@ def _joined(before: engine.History, after: engine.History) -> engine.History:
     return engine.History(steps, before.epochs + after.epochs, after.stopped_early)
 
 
-def _restore(ckpt, directory: Path, step: int, template: engine.TrainState) -> engine.TrainState:
-    """The state ``ckpt`` (a ``Checkpoints`` on ``directory``) saved at ``step``, shaped
-    like ``template``.
-
-    Where ``Checkpoints.restore`` cannot read the item's metadata (a manager made in a new
-    process with no handler registered for the item, before the checkpoint module names
-    it), the step's item directory is read with :func:`jaxbasics.checkpoint.restore`.
-    """
-    import logging
-
-    from jaxbasics.checkpoint import CheckpointMismatch, restore
-    absl = logging.getLogger("absl")
-    level = absl.level
-    absl.setLevel(logging.ERROR)  # Orbax's notes on missing metadata: not the user's business
-    try:
-        try:
-            return ckpt.restore(template, step)
-        except CheckpointMismatch:
-            item = directory / str(step) / "default"
-            if not item.is_dir():
-                raise
-            return restore(item, template)
-    finally:
-        absl.setLevel(level)
-
-
 def _resume_command(args: argparse.Namespace) -> str:
     argv = list(getattr(args, "argv", None) or sys.argv[1:])
     if "--resume" not in argv:
@@ -464,7 +438,7 @@ def train(args: argparse.Namespace, step: engine.Step, state: engine.TrainState,
                              f"(step {latest}): add --resume to continue it, or use another "
                              "directory")
         if args.resume and latest is not None:
-            state = _restore(ckpt, directory, latest, state)
+            state = ckpt.restore(state, latest)
             before, complete = _load_history(directory, latest, per_epoch)
             print(f"resumed {args.experiment}{' ' + name if name else ''} from step {latest} "
                   f"(epoch {latest // per_epoch}, batch {latest % per_epoch}) in {directory}",
