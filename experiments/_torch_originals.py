@@ -2,16 +2,31 @@
 
 Each function builds its data and model, runs the seed's loop (``zero_grad``, ``backward``,
 ``step``) on the CPU in float32 and returns the final loss. Imported only when ``torch`` is.
+
+From the command line it is the PyTorch side of ``experiments.whole_process``: one whole
+process doing the work of a JAX experiment's default run (its data, steps, batch size, the
+seed's log lines and the per-epoch test evaluation; no figures), ``import torch`` included::
+
+    python -m experiments._torch_originals NAME [--quick] [--seed N] [--json FILE]
+
+NAME is one of :data:`PROCESSES`. ``--quick`` does the work of the experiment's ``--quick``
+run. The digits are the package's embedded ones, read here with numpy alone (no JAX import).
 """
 
 from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 
-def linear_regression(epochs: int, seed: int = 0) -> float:
-    """Seed 000: Linear(1, 1), MSELoss, SGD lr 0.01, full batch."""
+def linear_regression(epochs: int, seed: int = 0, log_every: int = 0) -> float:
+    """Seed 000: Linear(1, 1), MSELoss, SGD lr 0.01, full batch (``log_every``: print the
+    loss every that many epochs, as the notebook does every 100)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     x = rng.random(256)
@@ -21,29 +36,35 @@ def linear_regression(epochs: int, seed: int = 0) -> float:
     model = torch.nn.Linear(1, 1)
     criterion = torch.nn.MSELoss()
     optim = torch.optim.SGD(model.parameters(), lr=0.01)
-    for _ in range(epochs):
+    for i in range(epochs):
         outputs = model(inputs)
         optim.zero_grad()
         loss = criterion(outputs, labels)
         loss.backward()
         optim.step()
+        if log_every and (i + 1) % log_every == 0:
+            print(f"epoch {i + 1}, loss {loss.item()}")
     return loss.item()
 
 
-def himmelblau(steps: int, starts=((0.0, 0.0), (1.0, 0.0), (-4.0, 0.0), (4.0, 0.0))) -> float:
-    """Seed 004: Adam lr 1e-3 from each start in turn; returns the sum of the final f."""
+def himmelblau(steps: int, starts=((0.0, 0.0), (1.0, 0.0), (-4.0, 0.0), (4.0, 0.0)),
+               lr: float = 1e-3, log_every: int = 0) -> float:
+    """Seed 004: Adam lr 1e-3 from each start in turn; returns the sum of the final f
+    (``log_every``: the seed's ``step, x, f(x)`` line every that many steps)."""
     def f(x):
         return (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
 
     total = 0.0
     for start in starts:
         x_y = torch.tensor(start, requires_grad=True)
-        optimizer = torch.optim.Adam([x_y], lr=1e-3)
-        for _ in range(steps):
+        optimizer = torch.optim.Adam([x_y], lr=lr)
+        for step in range(steps):
             pred = f(x_y)
             optimizer.zero_grad()
             pred.backward()
             optimizer.step()
+            if log_every and step % log_every == 0:
+                print(f"step {step}: x = {x_y.tolist()}, f(x) = {pred.item()}")
         total += pred.item()
     return total
 
@@ -56,13 +77,14 @@ def _d2l_data(seed: int):
     return x, y.reshape(-1, 1), g
 
 
-def linreg_scratch(epochs: int, seed: int = 0) -> float:
-    """d2l 3.2: data_iter, linreg, squared_loss, the hand-written sgd; lr 0.03, batch 10."""
+def linreg_scratch(epochs: int, seed: int = 0, report: bool = False) -> float:
+    """d2l 3.2: data_iter, linreg, squared_loss, the hand-written sgd; lr 0.03, batch 10
+    (``report``: d2l's ``epoch e, loss l`` line of the mean loss on all the data)."""
     features, labels, g = _d2l_data(seed)
     w = torch.normal(0, 0.01, size=(2, 1), requires_grad=True, generator=g)
     b = torch.zeros(1, requires_grad=True)
     lr, batch_size = 0.03, 10
-    for _ in range(epochs):
+    for epoch in range(epochs):
         indices = torch.randperm(len(features), generator=g)
         for i in range(0, len(features), batch_size):
             j = indices[i:i + batch_size]
@@ -72,11 +94,16 @@ def linreg_scratch(epochs: int, seed: int = 0) -> float:
                 for param in (w, b):
                     param -= lr * param.grad / batch_size
                     param.grad.zero_()
+        if report:
+            with torch.no_grad():
+                train_l = (features @ w + b - labels) ** 2 / 2
+                print(f"epoch {epoch + 1}, loss {float(train_l.mean()):f}")
     return l.item()  # the last batch's loss, before its update
 
 
-def linreg_concise(epochs: int, seed: int = 0) -> float:
-    """d2l 3.3: nn.Sequential(nn.Linear(2, 1)), MSELoss, SGD lr 0.03, DataLoader batch 10."""
+def linreg_concise(epochs: int, seed: int = 0, report: bool = False) -> float:
+    """d2l 3.3: nn.Sequential(nn.Linear(2, 1)), MSELoss, SGD lr 0.03, DataLoader batch 10
+    (``report``: d2l's ``epoch e, loss l`` line of the MSE on all the data)."""
     features, labels, g = _d2l_data(seed)
     torch.manual_seed(seed)
     net = torch.nn.Sequential(torch.nn.Linear(2, 1))
@@ -86,45 +113,106 @@ def linreg_concise(epochs: int, seed: int = 0) -> float:
     trainer = torch.optim.SGD(net.parameters(), lr=0.03)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(features, labels),
                                          batch_size=10, shuffle=True)
-    for _ in range(epochs):
+    for epoch in range(epochs):
         for x, y in loader:
             l = loss(net(x), y)  # noqa: E741
             trainer.zero_grad()
             l.backward()
             trainer.step()
+        if report:
+            with torch.no_grad():
+                print(f"epoch {epoch + 1}, loss {float(loss(net(features), labels)):f}")
     return l.item()  # the last batch's loss, before its update
 
 
-def _train_classifier(model, optimizer, x, y, batch_size: int, epochs: int) -> float:
-    """The seeds' loop: shuffled ``DataLoader`` batches, cross-entropy, ``zero_grad``,
-    ``backward``, ``step``; returns the last batch's loss."""
+def _train_classifier(model, optimizer, x, y, batch_size: int, epochs: int, *,
+                      loss_fn=None, on_step=None, on_epoch=None) -> float:
+    """The seeds' loop: shuffled ``DataLoader`` batches, cross-entropy (or
+    ``loss_fn(outputs, target)``), ``zero_grad``, ``backward``, ``step``; returns the last
+    batch's loss. ``on_step(epoch, batch_idx, loss)`` after each step and
+    ``on_epoch(epoch)`` after each epoch, when given (the seeds' log lines and test)."""
     import torch.nn.functional as F
+    loss_fn = loss_fn or F.cross_entropy
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y),
                                          batch_size=batch_size, shuffle=True, drop_last=True)
-    for _ in range(epochs):
-        for data, target in loader:
-            loss = F.cross_entropy(model(data), target)
+    for epoch in range(epochs):
+        for batch_idx, (data, target) in enumerate(loader):
+            loss = loss_fn(model(data), target)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if on_step is not None:
+                on_step(epoch, batch_idx, loss)
+        if on_epoch is not None:
+            on_epoch(epoch)
     return loss.item()
 
 
-def _embedded_mnist():
-    from jaxbasics.data import load
-    ds = load("mnist", "train")
-    x = torch.from_numpy(np.ascontiguousarray(ds.images.transpose(0, 3, 1, 2)))
-    return x, torch.from_numpy(ds.labels.astype(np.int64))
+def _evaluate(model, x, y, batch_size: int, loss_fn=None) -> dict[str, float]:
+    """Mean per-example loss (cross-entropy, or ``loss_fn(outputs, target)`` per example)
+    and accuracy over (x, y), under ``no_grad``, in the seeds' test ``DataLoader`` batches
+    (every example once): what ``Step.evaluate`` computes."""
+    import torch.nn.functional as F
+    loss_fn = loss_fn or (lambda out, t: F.cross_entropy(out, t, reduction="none"))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y),
+                                         batch_size=batch_size)
+    total, correct = 0.0, 0
+    with torch.no_grad():
+        for data, target in loader:
+            out = model(data)
+            total += float(loss_fn(out, target).sum())
+            correct += int((out.argmax(-1) == target).sum())
+    return {"loss": total / len(y), "accuracy": correct / len(y)}
 
 
-def mnist_mlp(epochs: int, seed: int = 0) -> float:
+_LAST_TEST: dict[str, float] = {}  # the last per-epoch test metrics of a process run
+
+# The embedded digits' split and normalisation, as jaxbasics.data.datasets makes them
+# (embedded_split, normalize), without importing jaxbasics (whose data layer imports JAX).
+EMBEDDED_NPZ = Path(__file__).resolve().parent.parent / "jaxbasics" / "_data" / "mnist_5k.npz"
+MNIST_MEAN, MNIST_STD, EMBEDDED_TEST_PER_CLASS = 0.1307, 0.3081, 100
+
+
+def _embedded_digits(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """The embedded digits of a split, numpy only: images (n, 28, 28, 1) float32
+    ((x/255 - 0.1307) / 0.3081) and labels (n,) int32, in class order; the same arrays as
+    ``jaxbasics.data.load("mnist", split)``."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    with np.load(EMBEDDED_NPZ) as archive:
+        images, labels = archive["images"], archive["labels"].astype(np.int32)
+    position = np.zeros(len(labels), np.int64)
+    for c in range(10):
+        members = np.flatnonzero(labels == c)
+        position[members] = np.arange(len(members)) - len(members)
+    is_test = position >= -EMBEDDED_TEST_PER_CLASS
+    keep = is_test if split == "test" else ~is_test
+    x = (images[keep].astype(np.float32) / 255.0 - MNIST_MEAN) / MNIST_STD
+    return x[..., None], labels[keep]
+
+
+def _embedded_mnist(split: str = "train", limit: int | None = None, seed: int = 0):
+    """The embedded digits as tensors: images (n, 1, 28, 28) float32, labels (n,) int64.
+    ``limit``: a random subset of that many, as the experiments' ``--quick`` takes it
+    (``np.random.default_rng(seed).permutation(n)[:limit]``, ``experiments._data``)."""
+    images, labels = _embedded_digits(split)
+    if limit is not None:
+        order = np.random.default_rng(seed).permutation(len(labels))[:limit]
+        images, labels = images[order], labels[order]
+    x = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+def mnist_mlp(epochs: int, seed: int = 0, *, data=None, test=None, shown=None) -> float:
     """Seeds 001/004: raw w1..w3 (kaiming_normal_), relu between layers (the experiment's
     default: no relu on the logits), SGD lr 0.01, batch 200, shuffled, on the 4,000
-    embedded training digits."""
+    embedded training digits (or ``data`` (x, y)). With ``test`` (x, y): the seed's
+    ``Train Epoch`` line every 100 batches and its ``Test set`` line (test batch 200) after
+    each epoch; ``shown(epoch)`` picks which epochs print (the test runs every epoch)."""
     import torch.nn.functional as F
     torch.manual_seed(seed)
-    x, y = _embedded_mnist()
-    x = x.view(-1, 784)
+    x, y = _embedded_mnist() if data is None else data
+    x = x.reshape(-1, 784)
     ws = [torch.randn(o, i, requires_grad=True) for i, o in ((784, 200), (200, 200), (200, 10))]
     bs = [torch.zeros(o, requires_grad=True) for o in (200, 200, 10)]
     for w in ws:
@@ -136,15 +224,38 @@ def mnist_mlp(epochs: int, seed: int = 0) -> float:
             h = F.relu(h) if w is not ws[-1] else h
         return h
 
-    return _train_classifier(forward, torch.optim.SGD(ws + bs, lr=0.01), x, y, 200, epochs)
+    hooks = {}
+    if test is not None:
+        x_test, y_test = test[0].reshape(-1, 784), test[1]
+        shown = shown or (lambda epoch: True)
+
+        def on_step(epoch, batch_idx, loss):
+            if batch_idx % 100 == 0 and shown(epoch):
+                print(f"Train Epoch: {epoch} [{batch_idx * 200}/{len(y)} "
+                      f"({100.0 * batch_idx * 200 / len(y):.0f}%)]\tLoss: {loss.item():.6f}")
+
+        def on_epoch(epoch):
+            m = _evaluate(forward, x_test, y_test, 200)
+            if shown(epoch):
+                print(f"\nTest set: Average loss: {m['loss']:.4f}, Accuracy: "
+                      f"{round(m['accuracy'] * len(y_test))}/{len(y_test)} "
+                      f"({100.0 * m['accuracy']:.0f}%)\n")
+            _LAST_TEST.clear()
+            _LAST_TEST.update(m)
+
+        hooks = {"on_step": on_step, "on_epoch": on_epoch}
+    return _train_classifier(forward, torch.optim.SGD(ws + bs, lr=0.01), x, y, 200, epochs,
+                             **hooks)
 
 
-def lenet(epochs: int, seed: int = 0) -> float:
-    """Seed 002's LeNet and train loop, SGD lr 0.1, batch 64, on the embedded digits."""
+def lenet(epochs: int, seed: int = 0, *, data=None, test=None) -> float:
+    """Seed 002's LeNet and train loop, SGD lr 0.1, batch 64, on the embedded digits (or
+    ``data`` (x, y)). With ``test`` (x, y): the seed's ``loss: l [current/size]`` line every
+    100 batches and its ``Test Error`` line (test batch 256) after each epoch."""
     import torch.nn.functional as F
     from torch import nn
     torch.manual_seed(seed)
-    x, y = _embedded_mnist()
+    x, y = _embedded_mnist() if data is None else data
 
     class LeNet(nn.Module):
         def __init__(self):
@@ -160,8 +271,80 @@ def lenet(epochs: int, seed: int = 0) -> float:
             return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
 
     model = LeNet()
+    hooks = {}
+    if test is not None:
+        def on_step(epoch, batch_idx, loss):
+            if batch_idx % 100 == 0:
+                print(f"loss: {loss.item():>7f} [{batch_idx * 64:>5d}/{len(y):>5d}]")
+
+        def on_epoch(epoch):
+            model.eval()
+            m = _evaluate(model, *test, 256)
+            model.train()
+            print(f"Test Error: \n Accuracy: {100 * m['accuracy']:>0.1f}%, "
+                  f"Avg loss: {m['loss']:>8f} \n")
+            _LAST_TEST.clear()
+            _LAST_TEST.update(m)
+
+        hooks = {"on_step": on_step, "on_epoch": on_epoch}
     return _train_classifier(model, torch.optim.SGD(model.parameters(), lr=0.1), x, y, 64,
-                             epochs)
+                             epochs, **hooks)
+
+
+def mnist_first(epochs: int, seed: int = 0, *, data=None, test=None, batch_size: int = 512,
+                shown=None) -> float:
+    """Seed 001 §9-13: Linear 784-256-64-10 (PyTorch's default init), relu on the hidden
+    layers, MSE to one-hot labels, SGD lr 0.01 momentum 0.9, batch 512, every step's
+    ``loss.item()`` kept (the seed's ``train_loss`` list) and ``epoch, batch_idx, loss``
+    printed every 10 batches (of the epochs ``shown`` picks); on the embedded digits (or
+    ``data``). With ``test``: evaluated (MSE and accuracy, batch 512) after every epoch, as
+    the experiment does."""
+    import torch.nn.functional as F
+    from torch import nn
+    torch.manual_seed(seed)
+    x, y = _embedded_mnist() if data is None else data
+    x = x.reshape(-1, 784)
+    shown = shown or (lambda epoch: True)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(784, 256), nn.Linear(256, 64)
+            self.fc3 = nn.Linear(64, 10)
+
+        def forward(self, x):
+            return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+    net = Net()
+    train_loss = []
+
+    def mse_one_hot(out, target):
+        return F.mse_loss(out, F.one_hot(target, 10).float())
+
+    def on_step(epoch, batch_idx, loss):
+        train_loss.append(loss.item())
+        if batch_idx % 10 == 0 and shown(epoch):
+            print(epoch, batch_idx, train_loss[-1])
+
+    hooks = {"loss_fn": mse_one_hot, "on_step": on_step}
+    if test is not None:
+        x_test, y_test = test[0].reshape(-1, 784), test[1]
+
+        def per_example(out, target):
+            return ((out - F.one_hot(target, 10).float()) ** 2).mean(-1)
+
+        def on_epoch(epoch):
+            m = _evaluate(net, x_test, y_test, batch_size, per_example)
+            if shown(epoch):
+                print(f"\nTest set: Average loss: {m['loss']:.4f}, Accuracy: "
+                      f"{round(m['accuracy'] * len(y_test))}/{len(y_test)} "
+                      f"({100.0 * m['accuracy']:.0f}%)\n")
+            _LAST_TEST.clear()
+            _LAST_TEST.update(m)
+
+        hooks["on_epoch"] = on_epoch
+    return _train_classifier(net, torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9),
+                             x, y, batch_size, epochs, **hooks)
 
 
 def resnet(epochs: int, seed: int = 0, n: int = 2048) -> float:
@@ -207,3 +390,107 @@ def resnet(epochs: int, seed: int = 0, n: int = 2048) -> float:
     model.train()
     return _train_classifier(model, torch.optim.Adam(model.parameters(), lr=3e-3), x, y, 32,
                              epochs)
+
+
+# --- the command line: one JAX experiment's default run as a PyTorch process -------------
+
+QUICK_TRAIN, QUICK_TEST = 1000, 500  # experiments._data's --quick slices
+
+
+def _shown(epoch: int, epochs: int) -> bool:
+    """experiments._logs.shown: ten printed epochs per run, the last always."""
+    return (epoch + 1) % max(1, epochs // 10) == 0 or epoch + 1 == epochs
+
+
+def _seed_epochs(seed_epochs: int, batch_size: int, n_train: int) -> int:
+    """experiments._data.seed_epochs: as many steps as ``seed_epochs`` over 60,000 images."""
+    steps = seed_epochs * (60_000 // batch_size)
+    return max(1, round(steps / max(1, n_train // batch_size)))
+
+
+def _digits(quick: bool, seed: int):
+    """(train, test) as the MNIST experiments' default (or --quick) run reads them."""
+    limits = (QUICK_TRAIN, QUICK_TEST) if quick else (None, None)
+    return (_embedded_mnist("train", limits[0], seed), _embedded_mnist("test", limits[1], seed))
+
+
+def _run_linear_regression(quick: bool, seed: int) -> dict:
+    return {"final_loss": linear_regression(3000, seed, log_every=100), "epochs": 3000}
+
+
+def _run_linreg_scratch(quick: bool, seed: int) -> dict:
+    return {"last_batch_loss": linreg_scratch(3, seed, report=True), "epochs": 3}
+
+
+def _run_linreg_concise(quick: bool, seed: int) -> dict:
+    return {"last_batch_loss": linreg_concise(3, seed, report=True), "epochs": 3}
+
+
+def _run_himmelblau(quick: bool, seed: int) -> dict:
+    steps, lr, every = (3000, 1e-2, 500) if quick else (20000, 1e-3, 2000)
+    return {"sum_f": himmelblau(steps, lr=lr, log_every=every), "steps": steps, "starts": 4}
+
+
+def _run_mnist_first(quick: bool, seed: int) -> dict:
+    train, test = _digits(quick, seed)
+    batch_size = 128 if quick else 512
+    epochs = 3 if quick else _seed_epochs(3, batch_size, len(train[1]))
+    loss = mnist_first(epochs, seed, data=train, test=test, batch_size=batch_size,
+                       shown=lambda e: _shown(e, epochs))
+    print("test acc:", _LAST_TEST["accuracy"])
+    return {"final_train_mse": loss, "test_accuracy": _LAST_TEST["accuracy"], "epochs": epochs,
+            "batch_size": batch_size}
+
+
+def _run_mnist_mlp(quick: bool, seed: int) -> dict:
+    train, test = _digits(quick, seed)
+    epochs = 10 if quick else _seed_epochs(10, 200, len(train[1]))
+    loss = mnist_mlp(epochs, seed, data=train, test=test, shown=lambda e: _shown(e, epochs))
+    return {"final_train_loss": loss, "test_accuracy": _LAST_TEST["accuracy"],
+            "test_loss": _LAST_TEST["loss"], "epochs": epochs}
+
+
+def _run_lenet(quick: bool, seed: int) -> dict:
+    train, test = _digits(quick, seed)
+    epochs = 3 if quick else 10
+    loss = lenet(epochs, seed, data=train, test=test)
+    return {"final_train_loss": loss, "test_accuracy": _LAST_TEST["accuracy"],
+            "test_loss": _LAST_TEST["loss"], "epochs": epochs}
+
+
+# experiment name -> fn(quick, seed) -> result dict: the work of its default (--quick) run.
+PROCESSES = {
+    "linear_regression": _run_linear_regression,
+    "linreg_scratch": _run_linreg_scratch,
+    "linreg_concise": _run_linreg_concise,
+    "himmelblau": _run_himmelblau,
+    "mnist_first": _run_mnist_first,
+    "mnist_mlp": _run_mnist_mlp,
+    "lenet": _run_lenet,
+}
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", choices=sorted(PROCESSES), help="the JAX experiment to match")
+    p.add_argument("--quick", action="store_true", help="the work of its --quick run")
+    p.add_argument("--seed", type=int, default=0, help="default %(default)s")
+    p.add_argument("--json", type=Path, default=None,
+                   help="write {experiment, quick, seconds, result, torch} here")
+    args = p.parse_args(argv)
+    start = time.perf_counter()
+    result = PROCESSES[args.name](args.quick, args.seed)
+    seconds = time.perf_counter() - start
+    out = {"experiment": args.name, "quick": args.quick, "seconds": round(seconds, 4),
+           "result": result, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    print(f"\n== PyTorch {args.name}{' (quick)' if args.quick else ''}: {seconds:.2f} s; "
+          + "; ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                      for k, v in result.items()))
+    if args.json is not None:
+        args.json.write_text(json.dumps(out) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    main()
