@@ -61,7 +61,7 @@ def train(step: Step, params, model_state, seed: int, data, epochs: int, mode: s
     """Train from (params, model_state) on (x, y), shuffled by ``seed``; (state, history)."""
     state = init_state(params, step, model_state=model_state)
     return fit(step, state, data, epochs=epochs, batch_size=BATCH_SIZE,
-               key=jax.random.key(seed), mode=mode, on_epoch=on_epoch)
+               key=_cli.keys(seed, 1)[0], mode=mode, on_epoch=on_epoch)
 
 
 EXAMPLES_PER_CALL = 1024  # about half a second of GoogLeNet, the slowest, on a laptop CPU
@@ -80,7 +80,7 @@ def train_one(args, name: str, train_data, test, epochs: int) -> dict:
 
     state, history = _cli.train(
         args, step, init_state(params, step, model_state=model_state), train_data,
-        epochs=epochs, batch_size=args.batch_size, key=jax.random.key(args.seed), name=name,
+        epochs=epochs, batch_size=args.batch_size, key=_cli.keys(args.seed, 1)[0], name=name,
         on_epoch=on_epoch, learning_rate=args.lr, examples_per_call=EXAMPLES_PER_CALL)
     acc = step.evaluate(state, test, batch_size=500)["accuracy"]
     return {"parameters": count_params(params), "test_accuracy": acc,

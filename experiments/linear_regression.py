@@ -62,7 +62,7 @@ def body(args) -> _cli.Outcome:
     x, y = np.asarray(x), np.asarray(y)
     for i in range(99, epochs, 100):  # the notebook's `if i % 100 == 0` after `i += 1`
         print(f"epoch {i + 1}, loss {history.loss[i]}")
-    w, b = float(state.params["w"][0, 0]), float(state.params["b"][0])
+    w, b = (float(np.asarray(state.params[k]).ravel()[0]) for k in ("w", "b"))
     final_loss = float(np.mean((w * x + b - y) ** 2))
     print(w, b)
     figure = plots.fit_line(args.out / "fit.png", x, y, w * x + b,

@@ -124,7 +124,7 @@ def checkpoint_demo(seed: int, out_dir, mode: str, epochs: int = 4) -> dict:
         _, fresh = functional(build(lambda: Net(rngs=nnx.Rngs(seed + 1))))
         restored = saved.restore(init_state(fresh, step))
         kept = saved.steps
-    x = np.asarray(data[0][:16])
+    x = np.asarray(data[0])[:16]
     predict = jax.jit(apply)
     same_outputs = bool(np.array_equal(predict(half.params, x), predict(restored.params, x)))
     resumed, rest_hist = fit(step, restored, data, epochs=epochs - epochs // 2, batch_size=32,

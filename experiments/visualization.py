@@ -104,7 +104,8 @@ def body(args) -> _cli.Outcome:
     images_ok = (len(root.get("x", [])) == len(root.get("predictions", [])) == epochs and
                  len(root.get("pred/text_summary", [])) == epochs)
     # inject_hyperparams stores the rate it used for the last update: schedule(step - 1).
-    rates_ok = np.allclose([v for _, v in rates], [schedule(s - 1) for s in epoch_steps],
+    expected_rates = jax.jit(jax.vmap(schedule))(np.asarray(epoch_steps) - 1)  # one program
+    rates_ok = np.allclose([v for _, v in rates], np.asarray(expected_rates),
                            rtol=1e-5, atol=1e-9) and len(rates) == epochs
     final = history.epochs[-1]
     result = {

@@ -83,7 +83,7 @@ def _rewrap(restored: Any, template: Any) -> Any:
     def leaf(got, like):
         sharding = getattr(like, "sharding", None)
         if sharding is None or len(sharding.device_set) == 1:
-            got = jnp.asarray(np.asarray(got))
+            got = jax.device_put(np.asarray(got))  # uncommitted, and no program (jnp.asarray compiles one)
         if _is_key(like):
             return jax.random.wrap_key_data(got, impl=jax.random.key_impl(like))
         return got
