@@ -306,13 +306,15 @@ def _close_tensorboard(args: argparse.Namespace, outcome: Outcome | None) -> Non
 def add_training_arguments(p: argparse.ArgumentParser, *, lr: float | None,
                            batch_size: int | None = None, epochs: int | None = None,
                            optimizer: str | None = None, optimizers: Sequence[str] = ("sgd", "adam"),
-                           lr_help: str = "", batch_help: str = "", epochs_help: str = "") -> None:
+                           lr_help: str = "", batch_help: str = "", epochs_help: str = "",
+                           checkpoints: bool = True) -> None:
     """The knobs of an experiment that trains, with the seed's values as defaults.
 
     ``batch_size=None`` leaves ``--batch-size`` out (full-batch experiments); ``optimizer``
     None leaves ``--optimizer`` out (the seed has no choice). A default given as None with
     a help text means "the seed's, depending on the data" (the text says which). Also adds
-    ``--checkpoint-dir`` and ``--resume``, which :func:`train` acts on.
+    ``--checkpoint-dir`` and ``--resume``, which :func:`train` acts on (``checkpoints=False``:
+    not, for an experiment that does not train through it).
     """
     def shown(default, text):
         return text or f"default {default}"
@@ -327,6 +329,8 @@ def add_training_arguments(p: argparse.ArgumentParser, *, lr: float | None,
     if optimizer is not None:
         p.add_argument("--optimizer", choices=tuple(optimizers), default=optimizer,
                        help=f"default {optimizer} (the seed's)")
+    if not checkpoints:
+        return
     p.add_argument("--checkpoint-dir", type=Path, default=None, metavar="DIR",
                    help="save the training state to DIR after every epoch and on Ctrl-C "
                         "(Orbax; the last 3 kept)")

@@ -85,12 +85,15 @@ def module_tree(model: nnx.Module) -> tuple[list[str], list[str]]:
     return children, modules
 
 
-def make(apply) -> Step:
+EPOCHS, BATCH_SIZE, LEARNING_RATE = 4, 32, 1e-2
+
+
+def make(apply, learning_rate: float = LEARNING_RATE) -> Step:
     """Cross-entropy of Net's ``apply`` on (x: (b, 4) float32, y: (b,) int32), Adam 1e-2."""
     def objective(params, batch):
         x, y = batch
         return losses.cross_entropy(apply(params, x), y)
-    return make_step(objective, optax.adam(1e-2), metrics=metrics.classification(apply))
+    return make_step(objective, optax.adam(learning_rate), metrics=metrics.classification(apply))
 
 
 @functools.partial(jax.jit, static_argnums=1)
@@ -101,7 +104,8 @@ def toy_data(key, n: int = 512):
     return x, y
 
 
-def checkpoint_demo(seed: int, out_dir, mode: str, epochs: int = 4) -> dict:
+def checkpoint_demo(seed: int, out_dir, mode: str, epochs: int = EPOCHS,
+                    batch_size: int = BATCH_SIZE, learning_rate: float = LEARNING_RATE) -> dict:
     """Train Net on shuffled batches, saving an Orbax checkpoint after every epoch; restore
     the one saved halfway onto a fresh model and resume; compare with an uninterrupted run.
 
@@ -111,15 +115,15 @@ def checkpoint_demo(seed: int, out_dir, mode: str, epochs: int = 4) -> dict:
     k_data, k_shuffle = _cli.keys(seed, 2)
     data = toy_data(k_data)
     apply, params = functional(build(lambda: Net(rngs=nnx.Rngs(seed))))
-    step = make(apply)
-    full, full_hist = fit(step, init_state(params, step), data, epochs=epochs, batch_size=32,
+    step = make(apply, learning_rate)
+    full, full_hist = fit(step, init_state(params, step), data, epochs=epochs, batch_size=batch_size,
                           key=k_shuffle, mode=mode)
 
     directory = out_dir / "checkpoints"
     shutil.rmtree(directory, ignore_errors=True)  # a fresh run, not the last one's
     with checkpoint.Checkpoints(directory, every=1, keep=2) as saved:
         half, half_hist = fit(step, init_state(params, step), data, epochs=epochs // 2,
-                              batch_size=32, key=k_shuffle, mode=mode, on_epoch=saved)
+                              batch_size=batch_size, key=k_shuffle, mode=mode, on_epoch=saved)
         # A fresh model (another seed) as the template: nothing but the structure is reused.
         _, fresh = functional(build(lambda: Net(rngs=nnx.Rngs(seed + 1))))
         restored = saved.restore(init_state(fresh, step))
@@ -127,7 +131,7 @@ def checkpoint_demo(seed: int, out_dir, mode: str, epochs: int = 4) -> dict:
     x = np.asarray(data[0])[:16]
     predict = jax.jit(apply)
     same_outputs = bool(np.array_equal(predict(half.params, x), predict(restored.params, x)))
-    resumed, rest_hist = fit(step, restored, data, epochs=epochs - epochs // 2, batch_size=32,
+    resumed, rest_hist = fit(step, restored, data, epochs=epochs - epochs // 2, batch_size=batch_size,
                              key=k_shuffle, mode=mode)
     curve = np.concatenate([half_hist.loss, rest_hist.loss])
     same_curve = bool(np.array_equal(curve, full_hist.loss))
@@ -178,7 +182,12 @@ def body(args) -> _cli.Outcome:
     device = jax.devices()[0]
     placed = jax.device_put(params, device)
     devices = sorted({str(d) for leaf in jax.tree.leaves(placed) for d in leaf.devices()})
-    ckpt = checkpoint_demo(args.seed, args.out, args.mode, epochs=2 if args.quick else 4)
+    if args.epochs is not None and args.epochs < 2:
+        raise _cli.UsageError(f"argument --epochs: the demo resumes halfway, so at least 2; "
+                              f"got {args.epochs}")
+    ckpt = checkpoint_demo(args.seed, args.out, args.mode, learning_rate=args.lr,
+                           epochs=args.epochs or (2 if args.quick else EPOCHS),
+                           batch_size=args.batch_size)
     modes = train_eval_demo(args.seed)
     result = {"named_parameters": {k: list(v) for k, v in names.items()},
               "num_parameters": n_params, "num_children": len(children),
@@ -194,8 +203,17 @@ def body(args) -> _cli.Outcome:
     return _cli.Outcome(result, reference, bool(ok))
 
 
+def add_arguments(p) -> None:
+    # The checkpoint demonstration saves and resumes by itself (OUT/checkpoints): no
+    # --checkpoint-dir / --resume here.
+    _cli.add_training_arguments(p, lr=LEARNING_RATE, batch_size=BATCH_SIZE,
+                                epochs_help=f"default {EPOCHS} (quick: 2), at least 2 (the "
+                                            "demo resumes halfway)", checkpoints=False)
+
+
 def main(argv=None) -> dict:
-    return _cli.run("modules", __doc__, body, argv, default_mode="jit")
+    return _cli.run("modules", __doc__, body, argv, default_mode="jit",
+                    add_arguments=add_arguments)
 
 
 if __name__ == "__main__":

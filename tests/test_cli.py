@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import _cli, lenet, linreg_scratch
+from experiments import CATALOGUE, _cli, lenet, linreg_scratch
 from jaxbasics.train import NonFiniteLoss
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,4 +154,23 @@ def test_every_mnist_experiment_takes_the_knobs_and_the_data_flags(name):
     importlib.import_module(f"experiments.{name}").add_arguments(p)
     for flag in ("--lr", "--batch-size", "--epochs", "--dataset", "--source", "--data-dir",
                  "--checkpoint-dir", "--resume"):
+        assert flag in p._option_string_actions, (name, flag)
+
+
+# The catalogue rows that train nothing: the demonstrations of tensors, gradients, losses,
+# activations and convolutions.
+NOT_TRAINING = {"tensor_basics", "autograd_basics", "loss_functions", "activations",
+                "conv_basics"}
+
+
+@pytest.mark.parametrize("name", [n for n in CATALOGUE if n not in NOT_TRAINING])
+def test_every_experiment_that_trains_takes_the_knobs(name):
+    import importlib
+    p = _cli.parser(None)
+    module = importlib.import_module(f"experiments.{name}")
+    assert hasattr(module, "add_arguments"), name
+    module.add_arguments(p)
+    # optimizers compares six optimizers, each at the rate tuned for it and the problem
+    # (its RATES table): one --lr would mean nothing there.
+    for flag in ("--epochs",) if name == "optimizers" else ("--lr", "--epochs"):
         assert flag in p._option_string_actions, (name, flag)
