@@ -447,7 +447,8 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
         ``fused`` compiles one epoch per call instead of the whole run.
     steps_per_call: at most this many steps per compiled call (fused) or per transfer of
         metrics (jit), to keep Ctrl-C and progress responsive on long epochs.
-    progress: a tqdm bar on stderr (only on a terminal): examples/s and the loss.
+    progress: a tqdm bar on stderr (only on a terminal): the epoch (1-based, the last one
+        of the latest call), examples/s and the loss, updated after each compiled call.
     mesh: data parallel over a :class:`~jax.sharding.Mesh` with axis ``"batch"``
         (:func:`jaxbasics.parallel.make_mesh`) or over the first ``mesh`` devices (an int):
         the state replicated, the data split by example, each batch split over the devices
@@ -507,8 +508,9 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
             chunks.append(metrics)
             _emit(on_log, log_every, metrics, start, per_epoch)
             if bar is not None:
-                bar.update(len(metrics["loss"]) * (batch_size or 1))
+                bar.set_description(f"epoch {chunk.epoch + chunk.epochs}", refresh=False)
                 bar.set_postfix(loss=f"{float(metrics['loss'][-1]):.4g}", refresh=False)
+                bar.update(len(metrics["loss"]) * (batch_size or 1))
             if on_epoch is not None and chunk.batch0 + chunk.batches == per_epoch:
                 logs = on_epoch(chunk.epoch, state) or {}
                 history.epochs.append(logs)
