@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from jaxbasics._embedded import embedded_split  # NumPy only: no JAX in this process
+
 
 def linear_regression(epochs: int, seed: int = 0, log_every: int = 0) -> float:
     """Seed 000: Linear(1, 1), MSELoss, SGD lr 0.01, full batch (``log_every``: print the
@@ -167,28 +169,17 @@ def _evaluate(model, x, y, batch_size: int, loss_fn=None) -> dict[str, float]:
 
 _LAST_TEST: dict[str, float] = {}  # the last per-epoch test metrics of a process run
 
-# The embedded digits' split and normalisation, as jaxbasics.data.datasets makes them
-# (embedded_split, normalize), without importing jaxbasics (whose data layer imports JAX).
-EMBEDDED_NPZ = Path(__file__).resolve().parent.parent / "jaxbasics" / "_data" / "mnist_5k.npz"
-MNIST_MEAN, MNIST_STD, EMBEDDED_TEST_PER_CLASS = 0.1307, 0.3081, 100
+# The seeds' normalisation, as jaxbasics.data.datasets applies it (that module imports JAX).
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 def _embedded_digits(split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """The embedded digits of a split, numpy only: images (n, 28, 28, 1) float32
     ((x/255 - 0.1307) / 0.3081) and labels (n,) int32, in class order; the same arrays as
     ``jaxbasics.data.load("mnist", split)``."""
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
-    with np.load(EMBEDDED_NPZ) as archive:
-        images, labels = archive["images"], archive["labels"].astype(np.int32)
-    position = np.zeros(len(labels), np.int64)
-    for c in range(10):
-        members = np.flatnonzero(labels == c)
-        position[members] = np.arange(len(members)) - len(members)
-    is_test = position >= -EMBEDDED_TEST_PER_CLASS
-    keep = is_test if split == "test" else ~is_test
-    x = (images[keep].astype(np.float32) / 255.0 - MNIST_MEAN) / MNIST_STD
-    return x[..., None], labels[keep]
+    images, labels = embedded_split(split)
+    x = (images.astype(np.float32) / 255.0 - MNIST_MEAN) / MNIST_STD
+    return x[..., None], labels
 
 
 def _embedded_mnist(split: str = "train", limit: int | None = None, seed: int = 0):

@@ -40,19 +40,18 @@ import hashlib
 import logging
 import os
 import urllib.request
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from jaxbasics._checks import choice
+from jaxbasics._embedded import embedded_split
 
 NAMES = ("mnist", "fashion_mnist")
 SPLITS = ("train", "test")
 SOURCES = ("auto", "idx", "tfds", "download", "embedded")
 # (mean, std) of the training images in [0, 1]: the seeds' Normalize((0.1307,), (0.3081,)).
 NORMALIZATION = {"mnist": (0.1307, 0.3081), "fashion_mnist": (0.2860, 0.3530)}
-EMBEDDED_TEST_PER_CLASS = 100
 SIZES = {"train": 60_000, "test": 10_000}
 
 FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -113,21 +112,6 @@ def normalize(images_uint8: np.ndarray, name: str) -> np.ndarray:
     """(n, 28, 28) uint8 in [0, 255] -> (n, 28, 28, 1) float32, (x/255 - mean) / std."""
     mean, std = NORMALIZATION[name]
     return ((images_uint8.astype(np.float32) / 255.0 - mean) / std)[..., None]
-
-
-def embedded_split(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The embedded digits of a split: (n, 28, 28) uint8 and (n,) int32, in class order."""
-    choice("split", split, SPLITS)
-    with resources.files("jaxbasics._data").joinpath("mnist_5k.npz").open("rb") as f:
-        archive = np.load(f)
-        images, labels = archive["images"], archive["labels"].astype(np.int32)
-    position = np.zeros(len(labels), np.int64)
-    for c in range(10):
-        members = np.flatnonzero(labels == c)
-        position[members] = np.arange(len(members)) - len(members)
-    is_test = position >= -EMBEDDED_TEST_PER_CLASS
-    keep = is_test if split == "test" else ~is_test
-    return images[keep], labels[keep]
 
 
 # --- IDX ------------------------------------------------------------------------------
