@@ -194,6 +194,15 @@ def _embedded_mnist(split: str = "train", limit: int | None = None, seed: int = 
     return x, torch.from_numpy(labels.astype(np.int64))
 
 
+def _test_set(m: dict[str, float], n: int, show: bool) -> None:
+    """Record the epoch's test metrics; print the seeds' ``Test set`` line if ``show``."""
+    if show:
+        print(f"\nTest set: Average loss: {m['loss']:.4f}, Accuracy: "
+              f"{round(m['accuracy'] * n)}/{n} ({100.0 * m['accuracy']:.0f}%)\n")
+    _LAST_TEST.clear()
+    _LAST_TEST.update(m)
+
+
 def mnist_mlp(epochs: int, seed: int = 0, *, data=None, test=None, shown=None) -> float:
     """Seeds 001/004: raw w1..w3 (kaiming_normal_), relu between layers (the experiment's
     default: no relu on the logits), SGD lr 0.01, batch 200, shuffled, on the 4,000
@@ -226,13 +235,7 @@ def mnist_mlp(epochs: int, seed: int = 0, *, data=None, test=None, shown=None) -
                       f"({100.0 * batch_idx * 200 / len(y):.0f}%)]\tLoss: {loss.item():.6f}")
 
         def on_epoch(epoch):
-            m = _evaluate(forward, x_test, y_test, 200)
-            if shown(epoch):
-                print(f"\nTest set: Average loss: {m['loss']:.4f}, Accuracy: "
-                      f"{round(m['accuracy'] * len(y_test))}/{len(y_test)} "
-                      f"({100.0 * m['accuracy']:.0f}%)\n")
-            _LAST_TEST.clear()
-            _LAST_TEST.update(m)
+            _test_set(_evaluate(forward, x_test, y_test, 200), len(y_test), shown(epoch))
 
         hooks = {"on_step": on_step, "on_epoch": on_epoch}
     return _train_classifier(forward, torch.optim.SGD(ws + bs, lr=0.01), x, y, 200, epochs,
@@ -325,13 +328,8 @@ def mnist_first(epochs: int, seed: int = 0, *, data=None, test=None, batch_size:
             return ((out - F.one_hot(target, 10).float()) ** 2).mean(-1)
 
         def on_epoch(epoch):
-            m = _evaluate(net, x_test, y_test, batch_size, per_example)
-            if shown(epoch):
-                print(f"\nTest set: Average loss: {m['loss']:.4f}, Accuracy: "
-                      f"{round(m['accuracy'] * len(y_test))}/{len(y_test)} "
-                      f"({100.0 * m['accuracy']:.0f}%)\n")
-            _LAST_TEST.clear()
-            _LAST_TEST.update(m)
+            _test_set(_evaluate(net, x_test, y_test, batch_size, per_example), len(y_test),
+                      shown(epoch))
 
         hooks["on_epoch"] = on_epoch
     return _train_classifier(net, torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9),
