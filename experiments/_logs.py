@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 
 from jaxbasics import plots
@@ -41,8 +40,9 @@ def test_log(step: Step, state: TrainState, test, batch_size: int,
     return m
 
 
-def figures(out, name, history, apply, params, test, per_epoch, loss_name="cross-entropy"):
-    """Loss curve (per step, and test loss per epoch) and 32 test digits with predictions,
+def figures(out, name, history, predicted, test, per_epoch, loss_name="cross-entropy"):
+    """Loss curve (per step, and test loss per epoch) and 32 test digits with their
+    ``predicted`` classes (n,) (``step.evaluate(..., per_example=True)["prediction"]``),
     drawn evenly through the test set."""
     steps_per_epoch = len(history.loss) // max(len(per_epoch), 1)
     curve = plots.curves(
@@ -54,7 +54,6 @@ def figures(out, name, history, apply, params, test, per_epoch, loss_name="cross
     # Evenly spaced through the test set: the embedded split is sorted by label.
     pick = np.linspace(0, len(test[1]) - 1, 32).astype(int)
     x, y = (np.asarray(a)[pick] for a in test)
-    predicted = np.argmax(np.asarray(jax.jit(apply)(params, x)), -1)
-    grid = plots.digits(out / "predictions.png", x, y, predicted,
+    grid = plots.digits(out / "predictions.png", x, y, np.asarray(predicted)[pick],
                         title=f"{name}: predicted (true), wrong in red")
     return [curve, grid]

@@ -33,8 +33,11 @@ def make(learning_rate: float = LEARNING_RATE) -> Step:
 
 
 def problem(seed: int):
-    """The initial parameters and the data (x, y) for a seed."""
-    k_data, k_init = _cli.keys(seed, 2)
+    """The initial parameters and the data (x, y) for a seed, drawn by one program."""
+    return _cli.seeded(_draws, seed, 2)
+
+
+def _draws(k_data, k_init):
     return init_linear(k_init, 1, 1), linear_data(k_data, n=256, w=TRUE_W, b=TRUE_B, noise=0.25)
 
 

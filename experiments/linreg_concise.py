@@ -7,13 +7,13 @@ minibatches of 10; 3 epochs.
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 from flax import nnx
 
 from experiments import _cli, linreg_scratch
 from experiments._workload import Workload
 from jaxbasics import losses, optim, plots
+from jaxbasics._once import jit_once
 from jaxbasics.data import synthetic_data
 from jaxbasics.nn import build, functional
 from jaxbasics.train import Step, fit, init_state, make_step
@@ -35,10 +35,13 @@ def make(apply, learning_rate: float = LEARNING_RATE) -> Step:
     return make_step(objective, optim.make("sgd", learning_rate))
 
 
+def _draws(k_data, k_init, k_shuffle):
+    return synthetic_data(k_data, linreg_scratch.TRUE_W, linreg_scratch.TRUE_B, n=1000), k_init, k_shuffle
+
+
 def problem(seed: int, learning_rate: float = LEARNING_RATE):
     """(step, the NNX layer's parameters, data, shuffling key) for a seed."""
-    k_data, k_init, k_shuffle = _cli.keys(seed, 3)
-    data = synthetic_data(k_data, linreg_scratch.TRUE_W, linreg_scratch.TRUE_B, n=1000)
+    data, k_init, k_shuffle = _cli.seeded(_draws, seed, 3)
     apply, params = functional(build(lambda: make_model(k_init)))
     return make(apply, learning_rate), params, data, k_shuffle
 
@@ -46,7 +49,7 @@ def problem(seed: int, learning_rate: float = LEARNING_RATE):
 def body(args) -> _cli.Outcome:
     step, params, data, key = problem(args.seed, args.lr)
     epoch_losses: list[float] = []
-    full_mse = jax.jit(lambda params: step.objective(params, data))
+    full_mse = jit_once(lambda params: step.objective(params, data))  # a tiny program
 
     def on_epoch(epoch, state):
         loss = float(full_mse(state.params))
@@ -67,9 +70,12 @@ def body(args) -> _cli.Outcome:
                           title="d2l linear regression, concise (Flax NNX + Optax)")
     result = {"epoch_3_loss": epoch_losses[-1], "w_error_max": float(np.max(np.abs(w_error))),
               "b_error": abs(b_error), "epoch_losses": epoch_losses}
-    ok = (epoch_losses[-1] < 1e-4 and np.max(np.abs(w_error)) < 5e-3 and abs(b_error) < 5e-3
+    # MSE has no 1/2: its floor is the noise variance 0.01² = 1e-4 itself (twice the
+    # scratch loss's), which an epoch-3 loss straddles from draw to draw.
+    ok = (epoch_losses[-1] < 1.5e-4 and np.max(np.abs(w_error)) < 5e-3 and abs(b_error) < 5e-3
           ) or (args.lr, args.batch_size, args.epochs) != (LEARNING_RATE, BATCH_SIZE, EPOCHS)
-    reference = {"epoch_3_loss": 1e-4, "w_error_max": 1e-3, "b_error": 1e-3}
+    reference = {"epoch_3_loss": "≈ 1e-4 (the noise variance)", "w_error_max": 1e-3,
+                 "b_error": 1e-3}
     return _cli.Outcome(result, reference, bool(ok), figures=[figure])
 
 

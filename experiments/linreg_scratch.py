@@ -36,6 +36,7 @@ import optax
 from experiments import _cli
 from experiments._workload import Workload
 from jaxbasics import losses, optim, plots
+from jaxbasics._once import jit_once
 from jaxbasics.data import epoch_indices, synthetic_data
 from jaxbasics.train import Step, fit, init_state, make_step
 
@@ -55,11 +56,12 @@ def objective(params, batch):
     return jnp.sum(losses.squared_loss(linreg(params, x), y))
 
 
-@jax.jit
-def full_loss(params, data):
-    """The epoch's reported loss: mean squared loss over all the data."""
-    x, y = data
-    return jnp.mean(losses.squared_loss(linreg(params, x), y))
+def full_loss(params, data) -> float:
+    """The epoch's reported loss: mean squared loss (ŷ - y)²/2 over all the data, in NumPy
+    (a number to print, not to differentiate: nothing to compile)."""
+    x, y = (np.asarray(a) for a in data)
+    residual = x @ np.asarray(params["w"]) + np.asarray(params["b"]) - y
+    return float(np.mean(residual**2) / 2)
 
 
 def make(learning_rate: float = LEARNING_RATE, batch_size: int = BATCH_SIZE) -> Step:
@@ -81,7 +83,7 @@ def make_train_step(optimizer: optax.GradientTransformation):
     return train_step
 
 
-@functools.partial(jax.jit, static_argnames=("n", "batch_size"))
+@functools.partial(jit_once, static_argnames=("n", "batch_size"))
 def epoch_order(key, epoch, *, n: int, batch_size: int):
     """d2l's ``data_iter`` order for ``epoch``: (n // batch_size, batch_size) indices, the
     shuffle ``fit`` uses (``fold_in(key, epoch)``), so both loops see the same batches."""
@@ -106,17 +108,19 @@ def train_by_hand(params, data, key, *, epochs: int = EPOCHS,
     return params
 
 
-@jax.jit
 def init_params(key):
     """d2l's init: w ~ N(0, 0.01) (2, 1), b = 0 (1,)."""
     return {"w": 0.01 * jax.random.normal(key, (2, 1)), "b": jnp.zeros((1,))}
 
 
+def _draws(k_data, k_init, k_shuffle):
+    return init_params(k_init), synthetic_data(k_data, TRUE_W, TRUE_B, n=1000, noise=0.01), k_shuffle
+
+
 def problem(seed: int):
-    """(step, initial parameters, data, shuffling key) for a seed."""
-    k_data, k_init, k_shuffle = _cli.keys(seed, 3)
-    data = synthetic_data(k_data, TRUE_W, TRUE_B, n=1000, noise=0.01)
-    return make(), init_params(k_init), data, k_shuffle
+    """(step, initial parameters, data, shuffling key) for a seed; the data and the
+    parameters are drawn by one compiled program."""
+    return make(), *_cli.seeded(_draws, seed, 3)
 
 
 def report_epoch(data, epoch_losses):

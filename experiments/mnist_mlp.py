@@ -82,8 +82,8 @@ def body(args) -> _cli.Outcome:
         key=k_shuffle, log_every=100, on_log=_logs.train_log(len(train_data[1]), bs, epochs),
         on_epoch=on_epoch, learning_rate=args.lr, mesh=args.mesh)
     final = history.epochs[-1]
-    figures = _logs.figures(args.out, "mnist_mlp", history, apply, state.params, test,
-                             history.epochs)
+    predicted = step.evaluate(state, test, bs, per_example=True)["prediction"]
+    figures = _logs.figures(args.out, "mnist_mlp", history, predicted, test, history.epochs)
     result = {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
               "final_train_loss": float(history.loss[-1]), "epochs": epochs,
               "steps": len(history.loss), "learning_rate": args.lr, "batch_size": bs,

@@ -27,17 +27,16 @@ from __future__ import annotations
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
 from experiments import _cli, _data, _logs, _mlp
-from jaxbasics.models import apply_mlp, init_mlp
+from jaxbasics.models import init_mlp
 from jaxbasics.tensorboard import read_events
 from jaxbasics.train import init_state, make_step
 
 BATCH_SIZE, LEARNING_RATE, MOMENTUM, EPOCHS, QUICK_EPOCHS = 200, 0.02, 0.9, 10, 3
-SHOWN = 32  # test digits in the image views
+SHOWN, TEST_BATCH = 32, 500  # test digits in the image views; evaluation batch
 MIN_ACCURACY = {"quick": 0.6, "mnist": 0.9, "fashion_mnist": 0.75}
 
 
@@ -63,16 +62,16 @@ def body(args) -> _cli.Outcome:
           "'predictions'; TEXT: 'pred').\n")
     pick = np.linspace(0, len(test[1]) - 1, SHOWN).astype(int)
     shown_x, shown_y = (np.asarray(a)[pick] for a in test)
-    predict = jax.jit(lambda params, x: jnp.argmax(apply_mlp(params, x), -1))
 
     def on_log(e):  # the single curve: win='train loss' (TensorBoard tags take no spaces)
         tb.scalar("train_loss", e.metrics["loss"], e.step)
 
     def on_epoch(epoch, s):
-        m = _logs.test_log(step, s, test, 500, quiet=not _logs.shown(epoch, epochs))
+        m = _logs.test_log(step, s, test, TEST_BATCH, quiet=not _logs.shown(epoch, epochs))
         at = int(s.step)
         tb.scalars("test", {"loss": m["loss"], "acc.": m["accuracy"]}, at)  # win='test'
-        predicted = np.asarray(predict(s.params, shown_x))  # one compiled program
+        # The evaluation's program again: every test digit's class, no other compilation.
+        predicted = step.evaluate(s, test, TEST_BATCH, per_example=True)["prediction"][pick]
         tb.images("x", shown_x, at)                                          # win='x'
         tb.text("pred", str(predicted), at)                                   # win='pred'
         tb.predictions("predictions", shown_x, shown_y, predicted, at)
@@ -83,8 +82,8 @@ def body(args) -> _cli.Outcome:
                                 on_log=on_log, on_epoch=tb.on_epoch(on_epoch),  # + rate, eval/*
                                 log_to_tensorboard=False)
     tb.flush()
-    figures = _logs.figures(args.out, "visualization", history,
-                             apply_mlp, state.params, test, history.epochs)
+    predicted = step.evaluate(state, test, TEST_BATCH, per_example=True)["prediction"]
+    figures = _logs.figures(args.out, "visualization", history, predicted, test, history.epochs)
 
     # Read the event files back: what TensorBoard will show.
     runs = read_events(tb.logdir, since=started)

@@ -15,12 +15,14 @@ from jaxbasics import losses
 
 
 def classification(apply: Callable[[Any, Array], Array]) -> Callable[[Any, tuple], dict[str, Array]]:
-    """Cross-entropy and correctness of ``apply(params, x) -> logits (b, classes)`` on a
-    batch ``(x, y)`` with integer labels y (b,): ``{"loss": (b,) float32, "accuracy": (b,)
-    bool}``."""
+    """Cross-entropy, correctness and prediction of ``apply(params, x) -> logits (b,
+    classes)`` on a batch ``(x, y)`` with integer labels y (b,): ``{"loss": (b,) float32,
+    "accuracy": (b,) bool, "prediction": (b,) int32}`` (the prediction has no mean:
+    ``Step.evaluate`` returns it with ``per_example=True``)."""
     def metrics(params: Any, batch: tuple[Array, Array]) -> dict[str, Array]:
         x, y = batch
         logits = apply(params, x)
+        prediction = jnp.argmax(logits, -1).astype(jnp.int32)
         return {"loss": losses.cross_entropy(logits, y, reduction="none"),
-                "accuracy": jnp.argmax(logits, -1) == y}
+                "accuracy": prediction == y, "prediction": prediction}
     return metrics

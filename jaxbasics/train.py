@@ -45,6 +45,7 @@ the step under the mesh, beside the one-device programs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -162,19 +163,23 @@ class Step:
         return program(params, model_state, key)
 
     def evaluate(self, state: TrainState, data: Batch, batch_size: int | None = None, *,
-                 mesh: Mesh | int | None = None) -> dict[str, float]:
+                 mesh: Mesh | int | None = None,
+                 per_example: bool = False) -> dict[str, float] | dict[str, np.ndarray]:
         """Mean of the per-example ``metrics`` over ``data``, in one compiled program.
 
         ``metrics(params, batch) -> {name: (b,) array}``, one value per example (e.g.
         ``{"loss": cross_entropy(..., reduction="none"), "accuracy": pred == y}``); when the
         state has a ``model_state`` (batch-norm statistics) it is
-        ``metrics(params, batch, model_state)``.
+        ``metrics(params, batch, model_state)``. Integer metrics (a predicted class) have no
+        mean: they are returned with ``per_example`` only.
         batch_size: examples per batch (None: all at once). The last batch is padded and
             masked, so every example counts exactly once.
         mesh: a mesh or device count (see :func:`fit`): each batch split over the devices;
             ``batch_size`` must then be a multiple of the device count. None: the mesh the
             state is on (a state a mesh ``fit`` returned), else one device.
-        Returns ``{name: mean over all examples}`` as Python floats.
+        per_example: return every example's values instead, ``{name: (n,) numpy array}``
+            (the same compiled program: a figure of predictions compiles nothing more).
+        Returns ``{name: mean over all examples}`` as Python floats (float and bool metrics).
         """
         if self.metrics is None:
             raise ValueError("this step has no metrics function: pass "
@@ -197,8 +202,10 @@ class Step:
         else:
             data = self._shard(data, mesh)[0]
             state, idx_mask = parallel.replicate((state, (idx, mask)), mesh)
-        totals = jax.device_get(program(state, data, *idx_mask))
-        return {k: float(v) / n for k, v in totals.items()}
+        totals, values = program(state, data, *idx_mask)
+        if per_example:
+            return {k: np.asarray(v).reshape(-1)[:n] for k, v in jax.device_get(values).items()}
+        return {k: float(v) / n for k, v in jax.device_get(totals).items()}
 
 
 def init_state(params: Any, step: Step, *, model_state: Any = None,
@@ -298,6 +305,8 @@ def _recorded(fn, gather, state, history, i, j, data, rows):
 
 
 def _evaluate_batches(metric_fn, gather, state, data, idx, mask):
+    """(sums over the valid examples of the float and bool metrics, every example's values
+    (nb, bs) per metric)."""
     def per_example(batch):
         if state.model_state is None:
             return metric_fn(state.params, batch)
@@ -306,12 +315,13 @@ def _evaluate_batches(metric_fn, gather, state, data, idx, mask):
     def body(total, row_mask):
         row, valid = row_mask
         values = per_example(gather(data, row))
-        return jax.tree.map(lambda t, v: t + jnp.sum(jnp.where(valid, v, 0)), total, values), None
+        total = {k: t + jnp.sum(jnp.where(valid, values[k], 0)) for k, t in total.items()}
+        return total, values
 
     shapes = jax.eval_shape(per_example, take(data, idx[0]))
-    zeros = jax.tree.map(lambda s: jnp.zeros((), jnp.int32 if s.dtype == jnp.bool_ else s.dtype),
-                         shapes)
-    return jax.lax.scan(body, zeros, (idx, mask))[0]
+    zeros = {k: jnp.zeros((), jnp.int32 if s.dtype == jnp.bool_ else s.dtype)
+             for k, s in shapes.items() if not jnp.issubdtype(s.dtype, jnp.integer)}
+    return jax.lax.scan(body, zeros, (idx, mask))
 
 
 @dataclasses.dataclass
@@ -506,13 +516,15 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
             _check_finite(metrics["loss"], start, state)
             state = new_state
             chunks.append(metrics)
-            _emit(on_log, log_every, metrics, start, per_epoch)
+            with _above(bar):
+                _emit(on_log, log_every, metrics, start, per_epoch)
             if bar is not None:
                 bar.set_description(f"epoch {chunk.epoch + chunk.epochs}", refresh=False)
                 bar.set_postfix(loss=f"{float(metrics['loss'][-1]):.4g}", refresh=False)
                 bar.update(len(metrics["loss"]) * (batch_size or 1))
             if on_epoch is not None and chunk.batch0 + chunk.batches == per_epoch:
-                logs = on_epoch(chunk.epoch, state) or {}
+                with _above(bar):
+                    logs = on_epoch(chunk.epoch, state) or {}
                 history.epochs.append(logs)
                 if logs.get("stop"):
                     history.stopped_early = (chunk.epoch + 1) * per_epoch < end
@@ -604,6 +616,11 @@ def _emit(on_log, log_every: int, metrics: dict[str, np.ndarray], start: int,
 
 def _concatenate(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]} if chunks else {}
+
+
+def _above(bar):
+    """A context in which the hooks' prints go above the progress bar, not through it."""
+    return contextlib.nullcontext() if bar is None else bar.external_write_mode()
 
 
 def _progress_bar(steps: int, batch_size: int):

@@ -12,6 +12,7 @@ from experiments import lenet, mnist_mlp
 from jaxbasics import nn
 from jaxbasics.data import load
 from jaxbasics.models import MLP, apply_lenet, apply_mlp, init_lenet, init_mlp
+from jaxbasics.train import init_state
 
 
 def test_mlp_init_and_shapes():
@@ -111,3 +112,17 @@ def test_logistic_regression_quick(tmp_path):
     m = logistic_regression.main(["--quick", "--out", str(tmp_path)])
     assert m["ok"] and len(m["figures"]) == 4
     assert all(v["accuracy"] >= 0.97 for v in m["result"].values())
+
+
+def test_per_example_predictions_match_the_model_and_the_accuracy():
+    # The prediction figure reads them from the evaluation's program.
+    ds = load("mnist", "test")
+    test = (ds.images[:300], ds.labels[:300])
+    apply, params = mnist_mlp.model(jax.random.key(0))
+    step = mnist_mlp.make(apply)
+    state = init_state(params, step)
+    values = step.evaluate(state, test, 128, per_example=True)
+    expected = np.argmax(np.asarray(jax.jit(apply)(params, jnp.asarray(test[0]))), -1)
+    np.testing.assert_array_equal(values["prediction"], expected)
+    assert step.evaluate(state, test, 128)["accuracy"] == pytest.approx(
+        np.mean(expected == test[1]))

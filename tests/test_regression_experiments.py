@@ -41,7 +41,9 @@ def test_gradient_descent_1d(tmp_path):
 def test_d2l_linear_regression(module, tmp_path):
     m = _run(module, tmp_path)
     r = m["result"]
-    assert m["ok"] and r["epoch_3_loss"] < 1e-4
+    # At the noise floor: the noise variance 0.01², halved by the scratch loss's 1/2.
+    floor = 0.01**2 / (2 if module is linreg_scratch else 1)
+    assert m["ok"] and 0.7 * floor < r["epoch_3_loss"] < 1.5 * floor
     assert r["w_error_max"] < 5e-3 and r["b_error"] < 5e-3
     assert r["epoch_losses"][0] > r["epoch_losses"][-1]
 

@@ -404,6 +404,26 @@ def test_evaluate_counts_every_example_once_and_passes_model_state():
         AUX_STEP.evaluate(state, x)
 
 
+def test_per_example_evaluation_is_the_same_program():
+    # 10 examples in batches of 4: the last batch is padded with copies of example 9,
+    # which must not appear. An integer metric (a "prediction") has no mean.
+    x = jnp.arange(10.0).reshape(10, 1)
+
+    def metric(params, batch):
+        return {"value": batch[:, 0] * params, "rank": (batch[:, 0] // 3).astype(jnp.int32)}
+
+    step = make_step(lambda p, b: jnp.sum(p), optax.sgd(0.1), metrics=metric)
+    state = init_state(jnp.asarray(2.0), step)
+    means = step.evaluate(state, x, batch_size=4)
+    assert means == {"value": pytest.approx(9.0)}
+    with count_compiles() as compiled:
+        values = step.evaluate(state, x, batch_size=4, per_example=True)
+    assert compiled.count == 0, compiled
+    np.testing.assert_array_equal(values["value"], 2.0 * np.arange(10))
+    np.testing.assert_array_equal(values["rank"], [0, 0, 0, 1, 1, 1, 2, 2, 2, 3])
+    assert values["rank"].dtype == np.int32 and values["value"].shape == (10,)
+
+
 # --------------------------------------------------------------------------------------
 # 5. NonFiniteLoss: where it happened and the exact state before it
 #

@@ -47,7 +47,8 @@ def synthetic_data(key: Array, w: Sequence[float] | Array = (2.0, -3.4), b: floa
 
 @jit_once(static_argnums=3)
 def _synthetic_data(key: Array, w: Array, b: float, n: int, noise: float) -> tuple[Array, Array]:
-    kx, ke = jax.random.split(key)
-    x = jax.random.normal(kx, (n, w.shape[0]))
-    y = x @ w + b + noise * jax.random.normal(ke, (n,))
+    # One draw for X and the noise: every jax.random draw adds to the compile time.
+    z = jax.random.normal(key, (n, w.shape[0] + 1))
+    x = z[:, :-1]
+    y = x @ w + b + noise * z[:, -1]
     return x, y.reshape(-1, 1)

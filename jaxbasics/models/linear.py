@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -32,18 +33,30 @@ def init_linear(key: Array, in_features: int, out_features: int, *, init: str = 
 def draw_linear(key: Array, in_features: int, out_features: int, init: str,
                 std: float) -> dict[str, Array]:
     """The draws of :func:`init_linear`, unchecked and traceable (for a larger program)."""
-    kw, kb = jax.random.split(key)
-    if init == "torch":
-        bound = 1 / math.sqrt(in_features)
-        w = jax.random.uniform(kw, (out_features, in_features), minval=-bound, maxval=bound)
-        b = jax.random.uniform(kb, (out_features,), minval=-bound, maxval=bound)
-    elif init in ("kaiming", "normal"):
-        std = math.sqrt(2.0 / in_features) if init == "kaiming" else std
-        w = std * jax.random.normal(kw, (out_features, in_features))
-        b = jnp.zeros((out_features,))
-    else:
-        w, b = jnp.zeros((out_features, in_features)), jnp.zeros((out_features,))
-    return {"w": w, "b": b}
+    return draw_linears(key, [(in_features, out_features)], init, std)[0]
+
+
+def draw_linears(key: Array, layers: Sequence[tuple[int, int]], init: str,
+                 std: float) -> list[dict[str, Array]]:
+    """:func:`draw_linear` for each ``(in_features, out_features)`` of ``layers``, cut from
+    one U(-1, 1) (``'torch'``) or N(0, 1) draw scaled per layer: XLA compiles each
+    ``jax.random`` draw apart, so one draw for a whole network compiles several times
+    faster than two per layer."""
+    if init == "zeros":
+        return [{"w": jnp.zeros((o, i)), "b": jnp.zeros((o,))} for i, o in layers]
+    torch = init == "torch"
+    total = sum(o * i + (o if torch else 0) for i, o in layers)
+    z = (jax.random.uniform(key, (total,), minval=-1.0, maxval=1.0) if torch
+         else jax.random.normal(key, (total,)))
+    params, start = [], 0
+    for i, o in layers:
+        scale = 1 / math.sqrt(i) if torch else math.sqrt(2.0 / i) if init == "kaiming" else std
+        w = scale * z[start:start + o * i].reshape(o, i)
+        start += o * i
+        b = scale * z[start:start + o] if torch else jnp.zeros((o,))
+        start += o if torch else 0
+        params.append({"w": w, "b": b})
+    return params
 
 
 _jitted_linear = jit_once(draw_linear, static_argnums=(1, 2, 3, 4))

@@ -15,7 +15,7 @@ from jax import Array
 from jaxbasics._checks import choice, positive
 from jaxbasics._once import jit_once
 from jaxbasics.dropout import check_rate, dropout
-from jaxbasics.models.linear import INITS, apply_linear, draw_linear
+from jaxbasics.models.linear import INITS, apply_linear, draw_linears
 
 
 def init_mlp(key: Array, sizes: Sequence[int] = (784, 200, 200, 10), *, init: str = "torch",
@@ -38,9 +38,7 @@ def init_mlp(key: Array, sizes: Sequence[int] = (784, 200, 200, 10), *, init: st
 @jit_once(static_argnums=(1, 2, 3))
 def _init_mlp(key: Array, sizes: tuple[int, ...], init: str, std: float):
     """All layers in one compiled program."""
-    keys = jax.random.split(key, len(sizes) - 1)
-    return [draw_linear(k, a, b, init, std)
-            for k, a, b in zip(keys, sizes[:-1], sizes[1:])]
+    return draw_linears(key, list(zip(sizes[:-1], sizes[1:])), init, std)
 
 
 def apply_mlp(params: list[dict[str, Array]], x: Array, *, p: float = 0.0,
