@@ -111,7 +111,7 @@ def test_pool_upsample_batchnorm_match_torch():
 def test_slices_conv_equals_xla_conv_values_and_gradients(stride, padding, dilation, width,
                                                           cin):
     kx, kk = jax.random.split(jax.random.key(0))
-    x = jax.random.normal(kx, (2, 11, width, cin))  # width 21: 22 output columns, 3 row blocks
+    x = jax.random.normal(kx, (2, 11, width, cin))  # width 21: 22 output columns, 6 row blocks
     k = jax.random.normal(kk, (3, 2, cin, 4))
     b = jnp.arange(4.0)
 
