@@ -125,8 +125,9 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, *, stride: IntPai
 
 # Below this many input channels the slices are whole rows (see _conv_rows); from it on
 # kh * kw slices (im2col). Measured on a Zen 4 (AVX-512) CPU, fused epochs: LeNet (1 and 6
-# channels) took 0.6x the im2col time, the ResNet's stem (1 channel) 0.95x, while its
-# 16- to 64-channel convolutions took 1.4-3x as long as rows.
+# channels) took 0.6x the im2col time, the ResNet's stem (1 channel) 0.95x, while row
+# blocks for all of the ResNet's convolutions (16 to 64 channels) made its epoch 1.3-3.1x
+# as slow.
 ROWS_BELOW_CHANNELS = 8
 # Output columns per matrix row in _conv_rows: LeNet's epoch took 0.91-0.93x the CPU time
 # with 4 as with 8 (fewer wasted multiply-adds), the ResNet's stem the same.
