@@ -343,8 +343,6 @@ def resnet(epochs: int, seed: int = 0, n: int = 2048) -> float:
     import torch.nn.functional as F
     from torch import nn
     torch.manual_seed(seed)
-    x, y = _embedded_mnist()
-    x, y = x[:n], y[:n]
 
     class ResBlk(nn.Module):
         def __init__(self, ch_in, ch_out, stride=1):
@@ -375,10 +373,92 @@ def resnet(epochs: int, seed: int = 0, n: int = 2048) -> float:
             x = self.blk2(self.blk1(self.stem(x)))
             return self.fc(x.mean(dim=(2, 3)))
 
-    model = ResNet()
+    return _train_classic(ResNet(), epochs, n)
+
+
+def _train_classic(model, epochs: int, n: int) -> float:
+    """``classic_cnns``' loop: Adam 3e-3, batch 32, on the first ``n`` embedded digits."""
+    x, y = _embedded_mnist()
     model.train()
-    return _train_classifier(model, torch.optim.Adam(model.parameters(), lr=3e-3), x, y, 32,
-                             epochs)
+    return _train_classifier(model, torch.optim.Adam(model.parameters(), lr=3e-3), x[:n],
+                             y[:n], 32, epochs)
+
+
+def googlenet(epochs: int, seed: int = 0, n: int = 2048) -> float:
+    """``classic_cnns``' GoogLeNet: conv 1->16 3x3, ReLU, pool 2, Inception (-> 32), pool 2,
+    Inception (-> 64), global average, Linear(64, 10); Adam 3e-3, batch 32, ``n`` digits."""
+    import torch.nn.functional as F
+    from torch import nn
+    torch.manual_seed(seed)
+
+    def conv(cin, cout, k):
+        return nn.Conv2d(cin, cout, k, padding=k // 2)
+
+    class Inception(nn.Module):
+        def __init__(self, cin, c1, c2, c3, c4):
+            super().__init__()
+            self.p1 = conv(cin, c1, 1)
+            self.p2a, self.p2b = conv(cin, c2[0], 1), conv(c2[0], c2[1], 3)
+            self.p3a, self.p3b = conv(cin, c3[0], 1), conv(c3[0], c3[1], 5)
+            self.p4 = conv(cin, c4, 1)
+
+        def forward(self, x):
+            p1 = F.relu(self.p1(x))
+            p2 = F.relu(self.p2b(F.relu(self.p2a(x))))
+            p3 = F.relu(self.p3b(F.relu(self.p3a(x))))
+            p4 = F.relu(self.p4(F.max_pool2d(x, 3, 1, 1)))
+            return torch.cat([p1, p2, p3, p4], dim=1)
+
+    class GoogLeNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = conv(1, 16, 3)
+            self.i1 = Inception(16, 8, (8, 12), (4, 4), 8)
+            self.i2 = Inception(32, 16, (16, 24), (4, 8), 16)
+            self.fc = nn.Linear(64, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.stem(x)), 2)
+            x = F.max_pool2d(self.i1(x), 2)
+            return self.fc(self.i2(x).mean(dim=(2, 3)))
+
+    return _train_classic(GoogLeNet(), epochs, n)
+
+
+def densenet(epochs: int, seed: int = 0, n: int = 2048) -> float:
+    """``classic_cnns``' DenseNet: conv 1->16 3x3, BN, ReLU, pool 2, dense block (2 BN-ReLU-
+    conv 3x3 layers, growth 8), transition (BN-ReLU-conv 1x1 32->16, average pool 2), dense
+    block, BN, ReLU, global average, Linear(32, 10); Adam 3e-3, batch 32, ``n`` digits."""
+    import torch.nn.functional as F
+    from torch import nn
+    torch.manual_seed(seed)
+
+    class DenseBlock(nn.Module):
+        def __init__(self, num_convs, cin, growth):
+            super().__init__()
+            self.bns = nn.ModuleList([nn.BatchNorm2d(cin + i * growth) for i in range(num_convs)])
+            self.convs = nn.ModuleList([nn.Conv2d(cin + i * growth, growth, 3, padding=1)
+                                        for i in range(num_convs)])
+
+        def forward(self, x):
+            for bn, conv in zip(self.bns, self.convs):
+                x = torch.cat([x, conv(F.relu(bn(x)))], dim=1)
+            return x
+
+    class DenseNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem, self.bn0 = nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16)
+            self.d1, self.d2 = DenseBlock(2, 16, 8), DenseBlock(2, 16, 8)
+            self.t_bn, self.t_conv = nn.BatchNorm2d(32), nn.Conv2d(32, 16, 1)
+            self.bn, self.fc = nn.BatchNorm2d(32), nn.Linear(32, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.bn0(self.stem(x))), 2)
+            x = F.avg_pool2d(self.t_conv(F.relu(self.t_bn(self.d1(x)))), 2)
+            return self.fc(F.relu(self.bn(self.d2(x))).mean(dim=(2, 3)))
+
+    return _train_classic(DenseNet(), epochs, n)
 
 
 # --- the command line: one JAX experiment's default run as a PyTorch process -------------

@@ -124,19 +124,29 @@ def body(args) -> _cli.Outcome:
     return _cli.Outcome(result, reference, bool(ok), data_source=source)
 
 
+BENCHMARKED = {"resnet": "ResNet (ResBlk, batch-norm)", "googlenet": "GoogLeNet (Inception)",
+               "densenet": "DenseNet (dense blocks, batch-norm)"}
+
+
 def workloads(quick: bool) -> list[Workload]:
-    """One ResNet (ResBlk) epoch on embedded digits, for ``experiments.jit_vs_eager``."""
+    """One epoch of each of ResNet, GoogLeNet and DenseNet on embedded digits (batch 32),
+    for ``experiments.jit_vs_eager``; the PyTorch originals of the same networks beside
+    them (not in quick mode)."""
     n = 256 if quick else 2048
     ds = load("mnist", "train")
     order = np.random.default_rng(0).permutation(len(ds.labels))[:n]
     data = jax.device_put((ds.images[order], ds.labels[order]))
-    step, params, model_state = make("resnet", 0)
 
-    def run(mode: str, epochs: int) -> float:
-        return float(train(step, params, model_state, 0, data, epochs, mode)[1].loss[-1])
+    def workload(name: str) -> Workload:
+        step, params, model_state = make(name, 0)
 
-    return [Workload(f"ResNet (ResBlk, batch-norm), {n:,} digits, batch 32", run, 1,
-                     torch=_cli.torch_original("resnet") if not quick else None)]
+        def run(mode: str, epochs: int) -> float:
+            return float(train(step, params, model_state, 0, data, epochs, mode)[1].loss[-1])
+
+        return Workload(f"{BENCHMARKED[name]}, {n:,} digits, batch 32", run, 1,
+                        torch=_cli.torch_original(name) if not quick else None)
+
+    return [workload(name) for name in BENCHMARKED]
 
 
 def main(argv=None) -> dict:

@@ -105,11 +105,14 @@ def test_pool_upsample_batchnorm_match_torch():
     np.testing.assert_array_equal(rm2, rm)
 
 
-@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2), (3, 0, 1)])
-def test_slices_conv_equals_xla_conv_values_and_gradients(stride, padding, dilation):
+@pytest.mark.parametrize("cin", [3, conv.ROWS_BELOW_CHANNELS])  # row blocks, im2col
+@pytest.mark.parametrize("stride,padding,dilation,width",
+                         [(1, 0, 1, 9), (2, 1, 1, 9), (1, 2, 2, 9), (3, 0, 1, 9), (1, 1, 1, 21)])
+def test_slices_conv_equals_xla_conv_values_and_gradients(stride, padding, dilation, width,
+                                                          cin):
     kx, kk = jax.random.split(jax.random.key(0))
-    x = jax.random.normal(kx, (2, 11, 9, 3))
-    k = jax.random.normal(kk, (3, 2, 3, 4))
+    x = jax.random.normal(kx, (2, 11, width, cin))  # width 21: 22 output columns, 6 row blocks
+    k = jax.random.normal(kk, (3, 2, cin, 4))
     b = jnp.arange(4.0)
 
     def f(impl):

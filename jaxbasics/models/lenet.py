@@ -55,7 +55,10 @@ def apply_lenet(params: dict[str, dict[str, Array]], x: Array, *, impl: str = "a
     h = x
     for name in ("conv1", "conv2"):
         h = conv.conv2d(h, params[name]["w"], params[name]["b"], impl=impl)
-        h = conv.max_pool2d(jax.nn.relu(h), 2)
+        # relu then max-pool, as the seed writes it, equals max-pool then relu (both are
+        # monotone); pooling first applies relu to a quarter of the values (0.93-1.0x the
+        # fused epoch's time, measured on a Zen 4).
+        h = jax.nn.relu(conv.max_pool2d(h, 2))
     h = jnp.transpose(h, (0, 3, 1, 2)).reshape(h.shape[0], -1)  # PyTorch's view(-1, 16*4*4)
     h = jax.nn.relu(h @ params["fc1"]["w"].T + params["fc1"]["b"])
     h = jax.nn.relu(h @ params["fc2"]["w"].T + params["fc2"]["b"])
