@@ -537,7 +537,8 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
     per_epoch = 1 if full_batch else num_batches(n, batch_size)
     mesh = parallel.active(parallel.mesh_of(state) if mesh is None else mesh)
     if mesh is None:
-        data = jax.device_put(data)
+        if not all(isinstance(a, jax.Array) for a in jax.tree.leaves(data)):
+            data = jax.device_put(data)  # placed once (arrays already placed stay put)
     else:
         if full_batch and data is not None:
             parallel.check_batch("the number of examples (full batch)", _num_examples(data),
