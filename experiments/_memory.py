@@ -42,7 +42,7 @@ def _images(data_dir: str):
 
 def stage_jax(stage: str, data_dir: str, mode: str) -> tuple[float, float]:
     """Run the JAX side up to ``stage``; the process's (peak, current) RSS in MiB."""
-    import numpy as np  # noqa: F401
+    import numpy as np
     if stage == "numpy":
         return _peak_mib()
     import jax
@@ -93,7 +93,7 @@ def stage_torch(stage: str, data_dir: str) -> tuple[float, float]:
     """Run the PyTorch side up to ``stage``; the process's (peak, current) RSS in MiB."""
     import sys
 
-    import numpy as np  # noqa: F401
+    import numpy  # noqa: F401  (the stage's baseline)
     if stage == "numpy":
         return _peak_mib()
     import torch

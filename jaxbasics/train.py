@@ -292,14 +292,17 @@ def _fused(fn, gather, state, data, key, epoch0, batch0, epoch_count, batch_coun
 
     def epoch(e, state):
         rows = _order(key, epoch0 + e, n, batch_size)  # the whole epoch's, (nb, batch_size)
-        if whole_epoch:
-            epoch_data = gather(data, rows)
-            batch_at = lambda b: jax.tree.map(  # noqa: E731
-                lambda a: jax.lax.dynamic_index_in_dim(a, b, 0, False), epoch_data)
-        else:
-            batch_at = lambda b: gather(data, jax.lax.dynamic_index_in_dim(rows, b, 0, False))  # noqa: E731
+        epoch_data = gather(data, rows) if whole_epoch else None
+
+        def batch_at(b):
+            return _row(epoch_data, b) if whole_epoch else gather(data, _row(rows, b))
         return _loop(lambda i, s: fn(s, batch_at(batch0 + i)), state, batch_count, batches)
     return _loop(epoch, state, epoch_count, epochs)
+
+
+def _row(tree: Any, i: Array) -> Any:
+    """Entry ``i`` of the leading axis of every array in ``tree``."""
+    return jax.tree.map(lambda a: jax.lax.dynamic_index_in_dim(a, i, 0, False), tree)
 
 
 def _loop(body, state, count, length: int):
