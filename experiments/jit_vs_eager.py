@@ -6,7 +6,11 @@ eager: no jit, each operation dispatched from Python; jit: one compiled step per
 fused: whole epochs (or a whole full-batch run) in one compiled ``lax.scan``; torch: the
 seed's loop (``zero_grad``/``backward``/``step``) on the CPU, when ``torch`` is importable.
 Run times are medians after a first call; compile time (first call minus the median) is
-reported apart. Ratios come from one run on one machine: compare them, not the seconds.
+reported apart. Ratios come from one run on one machine: compare them, not the seconds;
+the CPU model is printed in the header and stored in every row. Memory: each row's peak
+resident set while it ran (Linux: the peak window is reset before each row), and how
+much that peak rose above the resident set at the row's start; the process holds every
+workload's data and both libraries, so the growth is the figure to compare.
 The workloads come from each experiment module's ``workloads(quick)``.
 """
 
@@ -23,7 +27,7 @@ import jax
 
 from experiments import CATALOGUE, _cli
 from experiments._workload import Workload
-from jaxbasics.bench import matmul_gflops, time_call
+from jaxbasics.bench import cpu_model, matmul_gflops, reset_peak_rss, rss_mib, time_call
 
 
 def collect(quick: bool) -> list[Workload]:
@@ -36,26 +40,48 @@ def collect(quick: bool) -> list[Workload]:
     return found
 
 
+# Runs faster than FAST seconds are timed again, FAST_REPEATS times (at most FAST_SECONDS in
+# all): on a shared machine one preemption is several such runs, so five repeats of a
+# 0.4 ms loop gave medians from 0.41 to 0.73 ms.
+FAST, FAST_REPEATS, FAST_SECONDS = 0.01, 200, 1.0
+
+
+def _memory(before: float) -> dict:
+    """The row's peak RSS since :func:`reset_peak_rss` and its rise over ``before``."""
+    peak = rss_mib()[1]
+    return {"peak_rss_mib": peak, "rss_growth_mib": peak - before}
+
+
 def measure(w: Workload, *, repeats: int, with_torch: bool) -> list[dict]:
-    """Rows {"workload", "impl", "mode", "seconds", "compile_seconds", "result", ...}."""
+    """Rows {"workload", "impl", "mode", "seconds", "compile_seconds", "result",
+    "peak_rss_mib", "rss_growth_mib", ...}."""
     rows = []
     for mode in ("eager", "jit", "fused"):
         units = w.units if mode != "eager" or not w.eager_units else min(w.eager_units, w.units)
+        reset_peak_rss()
+        before = rss_mib()[0]
         t = time_call(w.run, mode, units, repeats=1 if mode == "eager" else repeats,
                       max_seconds=20)
+        seconds = t.seconds
+        if mode != "eager" and seconds < FAST:  # a few runs of a millisecond are noise
+            seconds = time_call(w.run, mode, units, repeats=FAST_REPEATS,
+                                max_seconds=FAST_SECONDS).seconds
         row = {"workload": w.name, "impl": "jax", "mode": mode,
-               "seconds": t.seconds * w.units / units,
+               "seconds": seconds * w.units / units,
                "compile_seconds": 0.0 if mode == "eager" else t.compile_seconds,
-               "result": float(t.result)}
+               "result": float(t.result), **_memory(before)}
         if units != w.units:
             row["extrapolated_from"] = f"{units} {w.unit}s"
         if w.flops:
             row["gflops"] = w.flops * w.units / row["seconds"] / 1e9
         rows.append(row)
     if with_torch and w.torch is not None:
+        reset_peak_rss()
+        before = rss_mib()[0]
         t = time_call(w.torch, w.units, repeats=3, max_seconds=30)
         rows.append({"workload": w.name, "impl": "torch", "mode": "seed loop",
-                     "seconds": t.seconds, "compile_seconds": 0.0, "result": float(t.result)})
+                     "seconds": t.seconds, "compile_seconds": 0.0, "result": float(t.result),
+                     **_memory(before)})
     return rows
 
 
@@ -93,6 +119,8 @@ def main(argv=None) -> list[dict]:
     if not workloads:
         p.error(f"no workload matches --only {args.only!r}; the workloads are: "
                 + "; ".join(w.name for w in every))
+    cpu = cpu_model()
+    print(f"CPU: {cpu}")
     print(f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}); "
           f"PyTorch: {'yes' if with_torch else 'not installed (pip install torch)'}; "
           f"XLA_FLAGS: {os.environ.get('XLA_FLAGS') or '-'}")
@@ -100,15 +128,19 @@ def main(argv=None) -> list[dict]:
     for w in workloads:
         print(f"timing {w.name} ...", flush=True)
         rows.extend(measure(w, repeats=2 if args.quick else args.repeats, with_torch=with_torch))
+    for r in rows:
+        r["cpu"] = cpu
     print()
     print(_cli.table([[r["workload"], r["impl"], r["mode"], f"{r['seconds'] * 1e3:.3g} ms",
                        f"{r['compile_seconds'] * 1e3:.3g} ms", f"{r['result']:.6g}",
+                       f"{r['peak_rss_mib']:.0f} MiB (+{r['rss_growth_mib']:.0f})",
                        r.get("extrapolated_from", "")] for r in rows],
-                     ["workload", "impl", "mode", "run", "compile", "result", "note"]))
+                     ["workload", "impl", "mode", "run", "compile", "result",
+                      "peak RSS (rise)", "note"]))
     rated = [r for r in rows if "gflops" in r and r["mode"] in ("jit", "fused")]
     if rated:
         peak = matmul_gflops()
-        print(f"\nmatmul rate of this device: {peak:.0f} GFLOP/s (float32, 2048 x 2048)")
+        print(f"\nmatmul rate of this device: {peak:.0f} GFLOP/s (float32, 2048 x 2048; {cpu})")
         for r in rated:
             r["matmul_fraction"] = r["gflops"] / peak
             print(f"  {r['workload']}, {r['mode']}: {r['gflops']:.0f} GFLOP/s "

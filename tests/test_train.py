@@ -17,7 +17,7 @@ import optax
 import pytest
 from _compiles import count_compiles
 
-from jaxbasics import callbacks, checkpoint, losses, optim
+from jaxbasics import callbacks, checkpoint, losses, optim, train
 from jaxbasics.data import epoch_indices, linear_data, synthetic_data
 from jaxbasics.models import apply_linear, init_linear
 from jaxbasics.train import (MODES, Interrupted, LogEvent, NonFiniteLoss, Step,
@@ -620,6 +620,29 @@ def test_steps_per_call_gives_the_same_run(mode):
     chunked, chunked_history = fit(STEP, fresh(), DATA, epochs=6, mode=mode, steps_per_call=3)
     assert_trees_equal(chunked, whole)
     np.testing.assert_array_equal(chunked_history.loss, whole_history.loss)
+
+
+def test_fused_runs_are_the_same_however_chunked_and_gathered(monkeypatch):
+    """Calls of one step (which XLA would compile without the loop), uneven calls, one take
+    per epoch or per step: the uninterrupted fused run, bit for bit; ``unroll`` (full
+    batch) resumes exactly too and stays within float tolerance of the jit run."""
+    straight_state, straight = dropout_run("fused")
+    for whole_epoch_bytes in (train.WHOLE_EPOCH_BYTES, 0):  # 0: a take per step
+        monkeypatch.setattr(train, "WHOLE_EPOCH_BYTES", whole_epoch_bytes)
+        for steps_per_call in (None, 1, 5):
+            state, history = fit(DROPOUT_STEP, dropout_state(), DATA, epochs=4, mode="fused",
+                                 steps_per_call=steps_per_call, **DROPOUT_FIT)
+            assert_trees_equal(state, straight_state)
+            np.testing.assert_array_equal(history.loss, straight.loss)
+    jit_state, jit_history = fit(STEP, fresh(), DATA, epochs=6, mode="jit")
+    unrolled, history = fit(STEP, fresh(), DATA, epochs=6, mode="fused", unroll=4)
+    assert_trees_close(unrolled, jit_state)
+    np.testing.assert_allclose(history.loss, jit_history.loss, rtol=1e-5, atol=1e-7)
+    for steps_per_call in (1, 3):
+        state, chunked = fit(STEP, fresh(), DATA, epochs=6, mode="fused", unroll=4,
+                             steps_per_call=steps_per_call)
+        assert_trees_equal(state, unrolled)
+        np.testing.assert_array_equal(chunked.loss, history.loss)
 
 
 @pytest.mark.parametrize("mode", MODES)
