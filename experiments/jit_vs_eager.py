@@ -21,6 +21,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 from pathlib import Path
 
 import jax
@@ -107,15 +108,17 @@ def main(argv=None) -> list[dict]:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small sizes, for tests")
     p.add_argument("--json", type=Path, help="write the rows to this file")
-    p.add_argument("--only", help="only workloads whose name contains one of these "
-                                  "comma-separated words (case-insensitive), e.g. lenet,mlp")
+    p.add_argument("--only", help="only workloads whose name has a word starting with one "
+                                  "of these comma-separated words (case-insensitive), e.g. "
+                                  "lenet,mlp (lenet is not GoogLeNet)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch originals")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per mode (default 5)")
     args = p.parse_args(argv)
     with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
     every = collect(args.quick)
     words = [w.strip().lower() for w in (args.only or "").split(",") if w.strip()]
-    workloads = [w for w in every if not words or any(x in w.name.lower() for x in words)]
+    workloads = [w for w in every
+                 if not words or any(re.search(rf"\b{re.escape(x)}", w.name.lower()) for x in words)]
     if not workloads:
         p.error(f"no workload matches --only {args.only!r}; the workloads are: "
                 + "; ".join(w.name for w in every))

@@ -72,7 +72,7 @@ def run_one(args, seed: int, classes: int, epochs: int):
 
 
 def boundary_plot(path, params, data, classes, title):
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
     x, y = (np.asarray(a) for a in data)
     gx, gy = np.meshgrid(np.linspace(x[:, 0].min() - 1, x[:, 0].max() + 1, 200),
                          np.linspace(x[:, 1].min() - 1, x[:, 1].max() + 1, 200))

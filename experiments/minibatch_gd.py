@@ -65,7 +65,7 @@ def epochs_to(per_epoch: np.ndarray, least: float, tol: float) -> int | None:
 def figure(path, runs: dict, least: float, tol: float):
     """Cost per update (left, ≈ 4000 log-spaced updates a curve) and full-data MSE - least
     squares per epoch (right), log-log; ``runs`` maps batch size -> ``train``'s pair."""
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     for c, (b, (per_update, per_epoch)) in reversed(list(enumerate(runs.items()))):
         label = f"batch {b}" + (" (full)" if b == N else "")  # the noisiest drawn first

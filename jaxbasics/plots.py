@@ -10,11 +10,16 @@ import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+
+def pyplot():
+    """matplotlib's ``pyplot`` on the Agg backend (files, never a window), imported at the
+    first figure: a process that draws nothing does not pay its 0.3-0.5 s and 30 MiB."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
@@ -22,7 +27,7 @@ def _save(fig, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
+    pyplot().close(fig)
     return path
 
 
@@ -30,7 +35,7 @@ def curves(path: str | os.PathLike, series: Mapping[str, Sequence[float]], *,
            title: str = "", xlabel: str = "step", ylabel: str = "loss", logy: bool = False,
            x: Mapping[str, Sequence[float]] | None = None) -> Path:
     """Several named curves on one axis (loss against step, say)."""
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = pyplot().subplots(figsize=(7, 4.2))
     for name, ys in series.items():
         xs = np.arange(len(ys)) if x is None else x[name]
         ax.plot(xs, ys, label=name, lw=1.4)
@@ -48,7 +53,7 @@ def fit_line(path: str | os.PathLike, x: np.ndarray, y: np.ndarray, predicted: n
     """Seed 000's plot: the data as dots and the fitted line."""
     x, y, predicted = (np.ravel(a) for a in (x, y, predicted))
     order = np.argsort(x)
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = pyplot().subplots(figsize=(6, 4.2))
     ax.plot(x, y, "go", alpha=0.3, label="data")
     ax.plot(x[order], predicted[order], "C0", lw=2, label="predicted")
     ax.set(title=title, xlabel="x", ylabel="y")
@@ -60,7 +65,7 @@ def function_with_paths(path: str | os.PathLike, xs: np.ndarray, fx: np.ndarray,
                         paths: Mapping[str, tuple[np.ndarray, np.ndarray]], *,
                         title: str = "") -> Path:
     """A 1-D function with optimisation trajectories (x_t, f(x_t)) drawn over it."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = pyplot().subplots(figsize=(7, 4.5))
     ax.plot(xs, fx, "k", lw=1.2, label="f(x)")
     for name, (px, pf) in paths.items():
         ax.plot(px, pf, ".-", ms=3, lw=0.8, alpha=0.8, label=name)
@@ -73,7 +78,7 @@ def function_with_paths(path: str | os.PathLike, xs: np.ndarray, fx: np.ndarray,
 def surface_with_paths(path: str | os.PathLike, X: np.ndarray, Y: np.ndarray, Z: np.ndarray,
                        paths: Mapping[str, np.ndarray], *, title: str = "") -> Path:
     """Seed 004's 3-D surface (view 60°, -30°) beside a contour map with 2-D paths."""
-    fig = plt.figure(figsize=(12, 5))
+    fig = pyplot().figure(figsize=(12, 5))
     ax3 = fig.add_subplot(1, 2, 1, projection="3d")
     ax3.plot_surface(X, Y, Z, cmap="viridis", linewidth=0, antialiased=True)
     ax3.view_init(60, -30)
@@ -100,7 +105,7 @@ def digits_figure(images: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
     """The figure of :func:`digits`, not saved (e.g. for TensorBoard); the caller closes it."""
     n = len(images)
     rows = -(-n // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.25))
+    fig, axes = pyplot().subplots(rows, columns, figsize=(columns * 1.1, rows * 1.25))
     for i, ax in enumerate(np.atleast_1d(axes).ravel()):
         ax.axis("off")
         if i < n:
