@@ -60,6 +60,8 @@ from jax.sharding import Mesh
 
 from jaxbasics import parallel
 from jaxbasics._checks import choice, positive, same_leading_axis
+from jaxbasics._once import jit_once
+from jaxbasics._programs import Program
 from jaxbasics.data.batching import epoch_indices, num_batches, take
 
 MODES = ("eager", "jit", "fused")
@@ -104,6 +106,12 @@ class Step:
     optimizer: the Optax transformation it applies (given once, to :func:`make_step`).
     objective: the objective it differentiates, as given to :func:`make_step`.
     metrics: the per-example evaluation function, or None (see :meth:`evaluate`).
+    quick_compile: how the CPU compiles the fused epochs, the jit-mode step and evaluation:
+        None (default), by the estimated work of one epoch or evaluation pass (XLA's
+        quick pipeline for a pass estimated under 30 ms, see
+        :mod:`jaxbasics._programs`); True, always quick; False, always the full
+        optimising pipeline. Full-batch runs (thousands of repeats of one small step)
+        always use the full pipeline; other backends always do.
 
     The compiled programs live in this object and die with it: keep the step for as long
     as you train the same model, and build a new one for a new objective.
@@ -111,11 +119,13 @@ class Step:
 
     def __init__(self, fn: Callable[[TrainState, Batch], tuple[TrainState, Metrics]],
                  optimizer: optax.GradientTransformation, objective: Callable[..., Any],
-                 metrics: Callable[..., dict[str, Array]] | None = None):
+                 metrics: Callable[..., dict[str, Array]] | None = None,
+                 quick_compile: bool | None = None):
         self.fn = fn
         self.optimizer = optimizer
         self.objective = objective
         self.metrics = metrics
+        self.quick_compile = quick_compile
         self._programs: dict[Hashable, Callable] = {}
         self._placed: list[tuple[list, Mesh, Any, int]] = []  # the last data sharded
 
@@ -127,13 +137,14 @@ class Step:
             self._programs[name] = build()
         return self._programs[name]
 
-    def _jit(self, name: str, mesh: Mesh | None, body: Callable, **options) -> Callable:
-        """The program ``name`` for ``mesh``: ``jax.jit(body)``, its outputs replicated on
-        the mesh (a different mesh is another program)."""
+    def _jit(self, name: str, mesh: Mesh | None, body: Callable, **options) -> Program:
+        """The program ``name`` for ``mesh``: ``jax.jit(body)`` by the full or the quick
+        pipeline (:class:`~jaxbasics._programs.Program`), its outputs replicated on the
+        mesh (a different mesh is another program)."""
         if mesh is None:
-            return self._program(name, lambda: jax.jit(body, **options))
-        return self._program((name, mesh), lambda: jax.jit(
-            body, out_shardings=parallel.replicated(mesh), **options))
+            return self._program(name, lambda: Program(body, self.quick_compile, **options))
+        return self._program((name, mesh), lambda: Program(
+            body, self.quick_compile, out_shardings=parallel.replicated(mesh), **options))
 
     def _shard(self, data: Batch, mesh: Mesh) -> tuple[Batch, int]:
         """``parallel.shard_data``, remembering the last two data sets of ``jax.Array``s it
@@ -157,9 +168,10 @@ class Step:
 
     def init(self, params: Any, *, model_state: Any = None,
              key: Array | None = None) -> TrainState:
-        """The state before the first step, built by one compiled program."""
-        program = self._program("init", lambda: jax.jit(functools.partial(_new_state,
-                                                                           self.optimizer)))
+        """The state before the first step, built by one compiled program (the quick
+        pipeline: it runs once)."""
+        program = self._program("init", lambda: jit_once(functools.partial(_new_state,
+                                                                            self.optimizer)))
         return program(params, model_state, key)
 
     def evaluate(self, state: TrainState, data: Batch, batch_size: int | None = None, *,
@@ -202,7 +214,8 @@ class Step:
         else:
             data = self._shard(data, mesh)[0]
             state, idx_mask = parallel.replicate((state, (idx, mask)), mesh)
-        totals, values = program(state, data, *idx_mask)
+        totals, values = program.compiled_for(nb, (state, data, bs), state, data, *idx_mask)(
+            state, data, *idx_mask)
         if per_example:
             return {k: np.asarray(v).reshape(-1)[:n] for k, v in jax.device_get(values).items()}
         return {k: float(v) / n for k, v in jax.device_get(totals).items()}
@@ -223,7 +236,8 @@ def init_state(params: Any, step: Step, *, model_state: Any = None,
 
 def make_step(objective: Callable[..., Any], optimizer: optax.GradientTransformation, *,
               has_aux: bool = False, stateful: bool = False,
-              metrics: Callable[..., dict[str, Array]] | None = None) -> Step:
+              metrics: Callable[..., dict[str, Array]] | None = None,
+              quick_compile: bool | None = None) -> Step:
     """Build a :class:`Step` from an objective and an optimizer.
 
     objective, plain: ``objective(params, batch) -> loss``, a () float scalar, or with
@@ -232,6 +246,7 @@ def make_step(objective: Callable[..., Any], optimizer: optax.GradientTransforma
         (loss, (model_state, metrics))``; ``key`` is ``fold_in(state.key, state.step)``
         (None if the state has no key) and the returned model_state replaces the old.
     metrics: per-example evaluation metrics for :meth:`Step.evaluate`.
+    quick_compile: how the CPU compiles the step's programs (see :class:`Step`).
 
     The update is ``optimizer.update(grads, opt_state, params, value=, grad=, value_fn=)``
     so optimizers that need the loss (``optax.lbfgs``, ``optax.contrib.reduce_on_plateau``)
@@ -261,7 +276,7 @@ def make_step(objective: Callable[..., Any], optimizer: optax.GradientTransforma
         new_state = TrainState(params, opt_state, state.step + 1, model_state, state.key)
         return new_state, {"loss": loss, **metrics}
 
-    return Step(step, optimizer, objective, metrics)
+    return Step(step, optimizer, objective, metrics, quick_compile)
 
 
 # The bodies of the compiled programs. ``fn`` is bound by functools.partial once per Step.
@@ -619,11 +634,13 @@ def _run_chunk(step: Step, mode: str, state: TrainState, data: Batch, key: Array
                             static_argnames=("epochs", "batches", "batch_size", "n",
                                              "whole_epoch", "unroll"))
         whole = mesh is None and not full_batch and _whole_epoch(data, n)
-        state, metrics = program(state, data, key, chunk.epoch, chunk.batch0,
-                                 np.int32(chunk.epochs), np.int32(chunk.batches),
-                                 epochs=chunk.epochs, batches=chunk.batches,
-                                 batch_size=batch_size, n=n, whole_epoch=whole,
-                                 unroll=unroll)
+        args = (state, data, key, chunk.epoch, chunk.batch0, np.int32(chunk.epochs),
+                np.int32(chunk.batches))
+        kwargs = dict(epochs=chunk.epochs, batches=chunk.batches, batch_size=batch_size,
+                      n=n, whole_epoch=whole, unroll=unroll)
+        compiled = program.full if full_batch else program.compiled_for(
+            num_batches(n, batch_size), (state, data, batch_size), *args, **kwargs)
+        state, metrics = compiled(*args, **kwargs)
         return state, {k: np.asarray(v).reshape(count, *v.shape[1 + (not full_batch):])
                        for k, v in metrics.items()}
     rows = None
@@ -632,7 +649,9 @@ def _run_chunk(step: Step, mode: str, state: TrainState, data: Batch, key: Array
             rows = _order(key, chunk.epoch, n, batch_size)
         else:
             order = step._jit("order", mesh, _order, static_argnames=("n", "batch_size"))
-            rows = order(key, chunk.epoch, n=n, batch_size=batch_size)
+            rows = order.compiled_for(1, (key, n, batch_size), key, chunk.epoch, n=n,
+                                      batch_size=batch_size)(key, chunk.epoch, n=n,
+                                                             batch_size=batch_size)
     if mode == "eager":
         collected = []
         for i in range(chunk.batch0, chunk.batch0 + count):
@@ -653,6 +672,9 @@ def _run_chunk(step: Step, mode: str, state: TrainState, data: Batch, key: Array
     # steps faster but the CPU ResNet step slower.
     program = step._jit("recorded", mesh, functools.partial(_recorded, step.fn, gather),
                         donate_argnums=1)
+    if not full_batch:
+        program = program.compiled_for(num_batches(n, batch_size), (state, data, batch_size),
+                                       state, history, i, j, data, rows)
     for _ in range(count):
         state, history, i, j = program(state, history, i, j, data, rows)
     return state, {k: np.asarray(v) for k, v in jax.device_get(history).items()}

@@ -86,7 +86,7 @@ if args.task == "curves":
         for on in (None, mesh, mesh):
             fit(step, init_state(params, step), data, epochs=1, batch_size=200,
                 key=jax.random.key(1), mode="fused", mesh=on)
-            sizes.append({str(k): f._cache_size() for k, f in step._programs.items()
+            sizes.append({str(k): f.cache_size() for k, f in step._programs.items()
                           if k in ("fused", ("fused", mesh))})
         results["program_cache"] = sizes
         if args.checkpoints:

@@ -1,0 +1,90 @@
+"""A step's compiled program: XLA's full pipeline, or the quick one when its work is small.
+
+On the CPU a small model's epoch runs in microseconds to milliseconds while XLA's
+optimising pipeline takes a tenth of a second or more to compile it: the d2l regression's
+fused 3-epoch run compiled in 0.26 s and ran in 0.38 ms. :func:`jaxbasics._once.jit_once`'s
+quick pipeline (backend optimisation off, the older loop emitters) compiled it in 0.17 s
+and ran it in 0.63 ms. For a large epoch the trade goes the other way: the LeNet epoch
+compiled in 0.74 s instead of 1.34 s but ran 4.3x slower, the ResNet epoch 7.3x (measured
+on a 2-core Zen 4, jax 0.10.2).
+
+:class:`Program` chooses per input signature, once, before compiling: it lowers the
+program (JAX caches the trace and the lowering, so the compile that follows reuses them),
+takes XLA's cost analysis of it, which counts a loop's body once, i.e. one step, and
+multiplies by the steps of one pass (an epoch's batches, an evaluation's batches). A pass
+estimated under :data:`QUICK_BELOW_SECONDS` at :data:`FLOPS_PER_SECOND` and
+:data:`BYTES_PER_SECOND` compiles quick. The choice depends on the data's shapes and the
+batch size, not on how many epochs or steps a call runs, so a run split into calls (or
+resumed in another process) runs the same compiled code as the uninterrupted one.
+Other backends always use their full pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Hashable
+
+import jax
+import numpy as np
+
+from jaxbasics._once import CPU_OPTIONS
+
+QUICK_BELOW_SECONDS = 0.03
+# Deliberately low rates for a small model on one CPU core: an estimate that errs long
+# keeps a program that runs many times on the full pipeline.
+FLOPS_PER_SECOND = 1e11
+BYTES_PER_SECOND = 1e10
+
+
+def estimated_seconds(lowered: jax.stages.Lowered, repeats: int) -> float:
+    """Seconds for ``repeats`` runs of the loop body in ``lowered``, from XLA's cost
+    analysis (floating-point operations and bytes accessed of the body counted once)."""
+    cost = lowered.cost_analysis() or {}
+    if isinstance(cost, (list, tuple)):  # older jax: one dict per computation
+        cost = cost[0] if cost else {}
+    return repeats * (cost.get("flops", 0.0) / FLOPS_PER_SECOND
+                      + cost.get("bytes accessed", 0.0) / BYTES_PER_SECOND)
+
+
+def signature(tree: Any) -> Hashable:
+    """What a compiled program depends on in ``tree``: its structure, each array's shape
+    and dtype, and the value of anything that is not an array."""
+    leaves, treedef = jax.tree.flatten(tree)
+    return treedef, tuple((np.shape(a), str(a.dtype)) if hasattr(a, "dtype") else a
+                          for a in leaves)
+
+
+class Program:
+    """``jax.jit(body, **options)``, compiled by XLA's full pipeline or the quick one.
+
+    quick: True, the quick pipeline (on the CPU); False, the full one; None, chosen per
+        input signature by the estimated time of one pass (see the module docstring).
+    """
+
+    def __init__(self, body: Callable, quick: bool | None = None, **options: Any):
+        self.full = jax.jit(body, **options)
+        self._quick = jax.jit(body, compiler_options=CPU_OPTIONS, **options)
+        self.quick = quick
+        self.chosen: dict[Hashable, str] = {}  # signature -> "quick" or "full"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.full(*args, **kwargs)
+
+    def cache_size(self) -> int:
+        """How many executables both pipelines hold (``jax.jit``'s cache sizes)."""
+        return self.full._cache_size() + self._quick._cache_size()
+
+    def compiled_for(self, repeats: int, signature_of: Any, *args: Any,
+                     **kwargs: Any) -> Callable:
+        """The jitted function to call with ``args``: ``repeats`` is how many times one
+        pass runs the program's loop body; ``signature_of`` is what the choice depends on
+        (the state and the data, not a call's step count), made once per signature."""
+        if jax.default_backend() != "cpu" or self.quick is False:
+            return self.full
+        if self.quick:
+            return self._quick
+        sig = (repeats, signature(signature_of))
+        if sig not in self.chosen:
+            lowered = self.full.trace(*args, **kwargs).lower()
+            quick = estimated_seconds(lowered, repeats) < QUICK_BELOW_SECONDS
+            self.chosen[sig] = "quick" if quick else "full"
+        return self._quick if self.chosen[sig] == "quick" else self.full
