@@ -56,7 +56,7 @@ def small_loop_variants() -> dict[str, Callable]:
     from jaxbasics.data.batching import epoch_indices, take
     from jaxbasics.train import fit, init_state
 
-    step, params, data, key = linreg_scratch.problem(0)
+    step, params, data, key = linreg_scratch.problem(0, quick_compile=False)  # steady state
     state = init_state(params, step)
     epochs, n, bs = 3, 1000, 10
     keys = jnp.arange(epochs)

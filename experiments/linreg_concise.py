@@ -27,23 +27,24 @@ def make_model(key) -> nnx.Linear:
                       bias_init=nnx.initializers.zeros_init(), rngs=nnx.Rngs(key))
 
 
-def make(apply, learning_rate: float = LEARNING_RATE) -> Step:
-    """nn.MSELoss() of the NNX layer's ``apply`` and ``optax.sgd(0.03)``."""
+def make(apply, learning_rate: float = LEARNING_RATE, *, quick_compile: bool = True) -> Step:
+    """nn.MSELoss() of the NNX layer's ``apply`` and ``optax.sgd(0.03)``, compiled quick
+    as ``linreg_scratch.make`` explains."""
     def objective(params, batch):
         x, y = batch  # x: (b, 2), y: (b, 1)
         return losses.mse(apply(params, x), y)
-    return make_step(objective, optim.make("sgd", learning_rate))
+    return make_step(objective, optim.make("sgd", learning_rate), quick_compile=quick_compile)
 
 
 def _draws(k_data, k_init, k_shuffle):
     return synthetic_data(k_data, linreg_scratch.TRUE_W, linreg_scratch.TRUE_B, n=1000), k_init, k_shuffle
 
 
-def problem(seed: int, learning_rate: float = LEARNING_RATE):
+def problem(seed: int, learning_rate: float = LEARNING_RATE, *, quick_compile: bool = True):
     """(step, the NNX layer's parameters, data, shuffling key) for a seed."""
     data, k_init, k_shuffle = _cli.seeded(_draws, seed, 3)
     apply, params = functional(build(lambda: make_model(k_init)))
-    return make(apply, learning_rate), params, data, k_shuffle
+    return make(apply, learning_rate, quick_compile=quick_compile), params, data, k_shuffle
 
 
 def body(args) -> _cli.Outcome:
@@ -80,8 +81,9 @@ def body(args) -> _cli.Outcome:
 
 
 def workloads(quick: bool) -> list[Workload]:
-    """3 epochs of 100 minibatches for ``experiments.jit_vs_eager``."""
-    step, params, data, key = problem(0)
+    """3 epochs of 100 minibatches for ``experiments.jit_vs_eager``, compiled by the full
+    pipeline (the steady state; see ``linreg_scratch.workloads``)."""
+    step, params, data, key = problem(0, quick_compile=False)
 
     def run(mode: str, epochs: int) -> float:
         return fit(step, init_state(params, step), data, epochs=epochs, batch_size=BATCH_SIZE, key=key,

@@ -56,6 +56,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from experiments import CATALOGUE
+
 REPO = Path(__file__).resolve().parent.parent
 EXPERIMENTS = ("linear_regression", "linreg_scratch", "linreg_concise", "himmelblau",
                "mnist_first", "mnist_mlp", "lenet")
@@ -433,7 +435,8 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", help="comma-separated experiments (default: "
-                                  + ",".join(EXPERIMENTS) + ")")
+                                  + ",".join(EXPERIMENTS) + "; with --no-torch any of "
+                                  "the catalogue, or 'all')")
     p.add_argument("--repeats", type=int, default=3,
                    help="rounds per experiment; the tables show medians (default 3)")
     p.add_argument("--quick", action="store_true", help="the experiments' --quick runs")
@@ -446,6 +449,8 @@ def main(argv=None) -> dict:
                    help="where --before puts its git worktree (default: a temp dir)")
     args = p.parse_args(argv)
     names = [n.strip() for n in (args.only or "").split(",") if n.strip()]
+    if names == ["all"]:
+        names = list(CATALOGUE)
     info = machine()
     print(describe(info), flush=True)
     out: dict = {"machine": info}
@@ -458,9 +463,13 @@ def main(argv=None) -> dict:
               f"{CACHE_ENV}=0); load average now {info['load_average_after']}")
         print(before_after_table(rows))
     else:
-        unknown = [n for n in names if n not in EXPERIMENTS]
+        # Every catalogue experiment can be timed alone; the PyTorch originals exist for
+        # EXPERIMENTS only.
+        known = CATALOGUE if args.no_torch else EXPERIMENTS
+        unknown = [n for n in names if n not in known]
         if unknown:
-            p.error(f"unknown experiment(s) {unknown}; choose from {', '.join(EXPERIMENTS)}")
+            p.error(f"unknown experiment(s) {unknown}; choose from {', '.join(known)}"
+                    + ("" if args.no_torch else " (any catalogue experiment with --no-torch)"))
         rows = out["whole_process"] = []
         for name in names or EXPERIMENTS:
             print(f"timing {name} ...", flush=True)

@@ -106,12 +106,14 @@ class Step:
     optimizer: the Optax transformation it applies (given once, to :func:`make_step`).
     objective: the objective it differentiates, as given to :func:`make_step`.
     metrics: the per-example evaluation function, or None (see :meth:`evaluate`).
-    quick_compile: how the CPU compiles the fused epochs, the jit-mode step and evaluation:
-        None (default), by the estimated work of one epoch or evaluation pass (XLA's
-        quick pipeline for a pass estimated under 30 ms, see
-        :mod:`jaxbasics._programs`); True, always quick; False, always the full
-        optimising pipeline. Full-batch runs (thousands of repeats of one small step)
-        always use the full pipeline; other backends always do.
+    quick_compile: how the CPU compiles the step's programs. None (default): training
+        (fused epochs, the jit-mode step) by XLA's full optimising pipeline; evaluation and
+        jit mode's epoch shuffle by the quick one when a pass is estimated under 30 ms
+        (see :mod:`jaxbasics._programs`). True: every program quick, for a run so small
+        that compiling costs more than training (the d2l regressions: 3 epochs of 100
+        steps of 10 examples). False: every program by the full pipeline. The initial
+        state always compiles quick (it runs once); other backends always use their
+        full pipeline.
 
     The compiled programs live in this object and die with it: keep the step for as long
     as you train the same model, and build a new one for a new objective.
@@ -638,9 +640,7 @@ def _run_chunk(step: Step, mode: str, state: TrainState, data: Batch, key: Array
                 np.int32(chunk.batches))
         kwargs = dict(epochs=chunk.epochs, batches=chunk.batches, batch_size=batch_size,
                       n=n, whole_epoch=whole, unroll=unroll)
-        compiled = program.full if full_batch else program.compiled_for(
-            num_batches(n, batch_size), (state, data, batch_size), *args, **kwargs)
-        state, metrics = compiled(*args, **kwargs)
+        state, metrics = program.training(*args, **kwargs)
         return state, {k: np.asarray(v).reshape(count, *v.shape[1 + (not full_batch):])
                        for k, v in metrics.items()}
     rows = None
@@ -672,9 +672,7 @@ def _run_chunk(step: Step, mode: str, state: TrainState, data: Batch, key: Array
     # steps faster but the CPU ResNet step slower.
     program = step._jit("recorded", mesh, functools.partial(_recorded, step.fn, gather),
                         donate_argnums=1)
-    if not full_batch:
-        program = program.compiled_for(num_batches(n, batch_size), (state, data, batch_size),
-                                       state, history, i, j, data, rows)
+    program = program.training
     for _ in range(count):
         state, history, i, j = program(state, history, i, j, data, rows)
     return state, {k: np.asarray(v) for k, v in jax.device_get(history).items()}

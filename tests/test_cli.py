@@ -106,7 +106,9 @@ def test_batch_larger_than_data_and_divergence_on_the_command_line(tmp_path):
 
 def test_the_step_by_hand_equals_fit():
     step, params, data, key = linreg_scratch.problem(0)
-    by_hand = linreg_scratch.train_by_hand(params, data, key, epochs=2, verbose=False)
+    orders = linreg_scratch.epoch_orders(key, epochs=2, n=linreg_scratch.N,
+                                         batch_size=linreg_scratch.BATCH_SIZE)
+    by_hand = linreg_scratch.train_by_hand(params, data, orders, verbose=False)
     state, _ = linreg_scratch.fit(step, linreg_scratch.init_state(params, step), data,
                                   epochs=2, batch_size=linreg_scratch.BATCH_SIZE, key=key,
                                   mode="fused")

@@ -136,54 +136,55 @@ def test_a_new_step_compiles_its_own_programs(mode):
     assert compiled.count >= 1, compiled
 
 
-# A wide linear layer: an epoch (16 batches of 256) is about 1.4e10 flops, an evaluation
-# pass 4.8e9: estimated over 30 ms each.
+# A wide linear layer: an evaluation pass over its 4,096 rows is about 4.8e9 flops
+# (estimated over 30 ms).
 WIDE_X = jax.device_put(np.random.default_rng(0).normal(size=(4096, 768)).astype(np.float32))
 WIDE_DATA = (WIDE_X, WIDE_X)
 
 
-def wide_step(quick_compile=None):
-    return make_step(lambda p, b: losses.mse(b[0] @ p, b[1]), optim.make("sgd", 1e-3),
-                     metrics=lambda p, b: {"se": jnp.sum((b[0] @ p - b[1]) ** 2, axis=1)},
-                     quick_compile=quick_compile)
+def se_metrics(p, b):
+    return {"se": jnp.sum((b[0] @ p - b[1]) ** 2, axis=1)}
 
 
-def chosen(step, name):
-    return sorted(step._programs[name].chosen.values())
+def compiled(step, name, pipeline):
+    """How many executables ``step``'s program ``name`` holds from ``pipeline``."""
+    program = step._programs[name]
+    return (program._quick if pipeline == "quick" else program.full)._cache_size()
 
 
 @pytest.mark.parametrize("mode", ["jit", "fused"])
-def test_small_epochs_compile_quick_and_large_ones_fully(mode):
-    # The choice is made once per data shape, from one epoch's estimated work: the tiny
-    # regression's epoch takes microseconds (the quick pipeline), the wide layer's
-    # milliseconds (the full one); a call of one step decides as the whole epoch did.
+def test_training_compiles_fully_and_small_evaluations_quick(mode):
+    # By default training takes XLA's full pipeline (how many epochs will run is unknown);
+    # an evaluation pass is chosen by its estimated work, once per data shape: the tiny
+    # regression's takes microseconds (quick), the wide layer's milliseconds (full).
     program = {"jit": "recorded", "fused": "fused"}[mode]
     step = make_step(mse_objective, SGD, metrics=mse_metrics)
     state, _ = fit(step, fresh(step), DATA, epochs=1, batch_size=BATCH, key=SHUFFLE, mode=mode)
-    fit(step, state, DATA, epochs=1, batch_size=BATCH, key=SHUFFLE, mode=mode, steps_per_call=1)
-    step.evaluate(state, DATA, batch_size=BATCH)
-    assert chosen(step, program) == chosen(step, "evaluate") == ["quick"]
-    wide = wide_step()
-    state = init_state(jnp.zeros((768, 768)), wide)
-    fit(wide, state, WIDE_DATA, epochs=1, batch_size=256, key=SHUFFLE, mode=mode)
-    wide.evaluate(state, WIDE_DATA, batch_size=4096)
-    assert chosen(wide, program) == chosen(wide, "evaluate") == ["full"]
+    for _ in range(2):
+        step.evaluate(state, DATA, batch_size=BATCH)
+    assert (compiled(step, program, "full"), compiled(step, program, "quick")) == (1, 0)
+    assert (compiled(step, "evaluate", "full"), compiled(step, "evaluate", "quick")) == (0, 1)
+    assert list(step._programs["evaluate"].chosen.values()) == ["quick"]
+    wide = make_step(lambda p, b: losses.mse(b[0] @ p, b[1]), optim.make("sgd", 1e-3),
+                     metrics=se_metrics)
+    wide.evaluate(init_state(jnp.zeros((768, 768)), wide), WIDE_DATA, batch_size=4096)
+    assert (compiled(wide, "evaluate", "full"), compiled(wide, "evaluate", "quick")) == (1, 0)
 
 
 @pytest.mark.parametrize("quick_compile", [True, False])
-def test_forced_pipeline_runs_the_same_training(quick_compile):
+def test_forced_pipeline_compiles_every_program_so_and_trains_alike(quick_compile):
     # The pipeline changes how XLA compiles, not what is computed: the tiny regression
-    # forced either way ends where the automatic choice (quick) does, to float rounding,
-    # and decides nothing per signature.
+    # forced either way ends where the default does, to float rounding.
+    pipeline = "quick" if quick_compile else "full"
     step = make_step(mse_objective, SGD, metrics=mse_metrics, quick_compile=quick_compile)
     args = dict(epochs=3, batch_size=BATCH, key=SHUFFLE, mode="fused")
     forced, forced_h = fit(step, fresh(step), DATA, **args)
-    auto, auto_h = fit(STEP, fresh(), DATA, **args)
-    assert step._programs["fused"].chosen == {}
-    np.testing.assert_allclose(forced_h.loss, auto_h.loss, rtol=1e-5)
-    assert_trees_close(forced.params, auto.params)
-    quick = step._programs["fused"]._quick._cache_size()
-    assert quick == (1 if quick_compile else 0)
+    step.evaluate(forced, DATA, batch_size=BATCH)
+    default, default_h = fit(STEP, fresh(), DATA, **args)
+    np.testing.assert_allclose(forced_h.loss, default_h.loss, rtol=1e-5)
+    assert_trees_close(forced.params, default.params)
+    assert compiled(step, "fused", pipeline) == compiled(step, "evaluate", pipeline) == 1
+    assert step._programs["evaluate"].chosen == {}  # nothing to decide
 
 
 # --------------------------------------------------------------------------------------
