@@ -81,7 +81,10 @@ def body(args) -> _cli.Outcome:
                                 batch_size=batch_size, key=k_shuffle, log_every=log_every,
                                 on_log=on_log, on_epoch=tb.on_epoch(on_epoch),  # + rate, eval/*
                                 log_to_tensorboard=False)
-    tb.flush()
+    # Closed, not only flushed: tensorboardX writes events from a background thread and its
+    # flush does not wait for the queue, so a read right after a flush can miss the last
+    # epoch's events (seen once in a fast warm-cache run). Closing joins the thread.
+    tb.close()
     predicted = step.evaluate(state, test, TEST_BATCH, per_example=True)["prediction"]
     figures = _logs.figures(args.out, "visualization", history, predicted, test, history.epochs)
 

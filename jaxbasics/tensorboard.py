@@ -179,6 +179,9 @@ class TensorBoard:
         return {"on_log": chained_log, "on_epoch": self.on_epoch(on_epoch)}
 
     def flush(self) -> None:
+        """Flush the files (for live curves). tensorboardX writes events from a background
+        thread and its flush does not wait for the events still queued: read the files
+        back (:func:`read_events`) after :meth:`close`, which does."""
         self._writer.flush()
 
     def close(self) -> None:
