@@ -10,7 +10,7 @@ every small step pays about 1 µs more (measured on a 2-core Zen 4, jax 0.10.2).
 epochs a training run will take is not known when its first call compiles, so training
 programs take the full pipeline unless their step says otherwise (``quick_compile``).
 
-What runs once per epoch (evaluation, jit mode's shuffle) is chosen: :meth:`Program.compiled_for`
+What runs once per epoch (evaluation, jit mode's shuffle) is chosen: :meth:`Program.run_pass`
 lowers the program (JAX caches the trace and the lowering, so the compile that follows
 reuses them) and takes XLA's cost analysis of it, which counts a loop's body once (one
 batch), times the batches of one pass. A pass estimated under
@@ -59,7 +59,7 @@ class Program:
     """``jax.jit(body, **options)``, compiled by XLA's full pipeline or the quick one.
 
     quick: True, the quick pipeline (on the CPU); False, the full one; None, the full one
-        for :attr:`training` and, in :meth:`compiled_for`, chosen per input signature by
+        for :attr:`training` and, in :meth:`run_pass`, chosen per input signature by
         the estimated time of one pass (see the module docstring).
     """
 
@@ -72,24 +72,25 @@ class Program:
     @property
     def training(self) -> Callable:
         """The jitted function for a training program: quick only if asked for."""
-        return self._quick if self.quick and jax.default_backend() == "cpu" else self.full
+        return self._pick(bool(self.quick))
 
     def cache_size(self) -> int:
         """How many executables both pipelines hold (``jax.jit``'s cache sizes)."""
         return self.full._cache_size() + self._quick._cache_size()
 
-    def compiled_for(self, repeats: int, signature_of: Any, *args: Any,
-                     **kwargs: Any) -> Callable:
-        """The jitted function to call with ``args``: ``repeats`` is how many times one
-        pass runs the program's loop body; ``signature_of`` is what the choice depends on
-        (the state and the data), made once per signature."""
-        if jax.default_backend() != "cpu" or self.quick is False:
-            return self.full
-        if self.quick:
-            return self._quick
+    def run_pass(self, repeats: int, signature_of: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run one pass (an evaluation, an epoch's shuffle) on ``args``, by the pipeline
+        chosen for it: ``repeats`` is how many times the pass runs the program's loop body;
+        ``signature_of`` is what the choice depends on (the state and the data), made once
+        per signature."""
+        if self.quick is not None or jax.default_backend() != "cpu":
+            return self._pick(bool(self.quick))(*args, **kwargs)
         sig = (repeats, signature(signature_of))
         if sig not in self.chosen:
             lowered = self.full.trace(*args, **kwargs).lower()
             quick = estimated_seconds(lowered, repeats) < QUICK_BELOW_SECONDS
             self.chosen[sig] = "quick" if quick else "full"
-        return self._quick if self.chosen[sig] == "quick" else self.full
+        return self._pick(self.chosen[sig] == "quick")(*args, **kwargs)
+
+    def _pick(self, quick: bool) -> Callable:
+        return self._quick if quick and jax.default_backend() == "cpu" else self.full

@@ -216,8 +216,7 @@ class Step:
         else:
             data = self._shard(data, mesh)[0]
             state, idx_mask = parallel.replicate((state, (idx, mask)), mesh)
-        totals, values = program.compiled_for(nb, (state, data, bs), state, data, *idx_mask)(
-            state, data, *idx_mask)
+        totals, values = program.run_pass(nb, (state, data, bs), state, data, *idx_mask)
         if per_example:
             return {k: np.asarray(v).reshape(-1)[:n] for k, v in jax.device_get(values).items()}
         return {k: float(v) / n for k, v in jax.device_get(totals).items()}
@@ -649,9 +648,8 @@ def _run_chunk(step: Step, mode: str, state: TrainState, data: Batch, key: Array
             rows = _order(key, chunk.epoch, n, batch_size)
         else:
             order = step._jit("order", mesh, _order, static_argnames=("n", "batch_size"))
-            rows = order.compiled_for(1, (key, n, batch_size), key, chunk.epoch, n=n,
-                                      batch_size=batch_size)(key, chunk.epoch, n=n,
-                                                             batch_size=batch_size)
+            rows = order.run_pass(1, (key, n, batch_size), key, chunk.epoch, n=n,
+                                  batch_size=batch_size)
     if mode == "eager":
         collected = []
         for i in range(chunk.batch0, chunk.batch0 + count):
