@@ -363,7 +363,7 @@ PROGRESS_EXAMPLES = 100_000
 def steps_per_call(n: int, batch_size: int, examples_per_call: int = EXAMPLES_PER_CALL) -> int | None:
     """Steps per compiled call so that one call handles about ``examples_per_call``
     examples: None (whole epochs) when an epoch is that short, else the epoch cut into
-    equal calls plus one remainder (two distinct shapes, two compilations at most)."""
+    equal calls plus one remainder (``fit`` runs both with one compiled program)."""
     per_epoch = n // batch_size
     target = max(1, examples_per_call // batch_size)
     if target >= per_epoch:

@@ -8,8 +8,6 @@ s_i(δ_ij - s_j) against ``jax.jacobian``. Also the seed's numbers: sigmoid(lins
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,9 +15,10 @@ import numpy as np
 from experiments import _cli
 from jaxbasics import activations as A
 from jaxbasics import plots
+from jaxbasics._once import jit_once
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@jit_once(static_argnums=0)
 def compute(points: int) -> dict:
     """Every activation and derivative on [-6, 6] (``points`` values), and the seed's
     numbers, by one compiled program."""

@@ -20,9 +20,10 @@ import numpy as np
 
 from experiments import _cli
 from jaxbasics import activations, losses
+from jaxbasics._once import jit_once
 
 
-@jax.jit
+@jit_once
 def gradients(key) -> dict:
     """Every gradient of the chapter, computed by one compiled program."""
     # seed 001: d mse(1, x*w) / dw at x = 1, w = 2 is 2·(x·w - 1)·x = 2

@@ -14,21 +14,20 @@ few hand-gradient SGD steps run through ``train.fit`` via a custom-gradient obje
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments import _cli
 from jaxbasics import losses, optim, plots
+from jaxbasics._once import jit_once
 from jaxbasics.train import init_state, make_step
 
 N, D, H, C = 64, 10, 32, 4
 LEARNING_RATE, STEPS = 0.5, 500
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+@jit_once(static_argnums=(1, 2, 3))
 def init(key, d: int = D, h: int = H, c: int = C):
     """Params {W1 (d, h), b1 (h,), W2 (h, c), b2 (c,)}, float32, scaled 1/sqrt(fan_in)."""
     k1, k2 = jax.random.split(key)
@@ -77,7 +76,7 @@ def _bwd(res, g):
 hand_loss.defvjp(_fwd, _bwd)
 
 
-@functools.partial(jax.jit, static_argnums=1)
+@jit_once(static_argnums=1)
 def data(key, n: int = N):
     """x (n, D) float32; y (n,) int32 from a random linear teacher."""
     kx, kw = jax.random.split(key)
@@ -85,10 +84,13 @@ def data(key, n: int = N):
     return x, jnp.argmax(x @ jax.random.normal(kw, (D, C)), axis=-1).astype(jnp.int32)
 
 
+def _draws(k_params, k_data):
+    return init(k_params), data(k_data)
+
+
 def body(args) -> _cli.Outcome:
-    k_params, k_data = _cli.keys(args.seed, 2)
-    params, batch = init(k_params), data(k_data)
-    auto, hand = jax.device_get(jax.jit(lambda p, b: (jax.grad(loss_fn)(p, b),
+    params, batch = _cli.seeded(_draws, args.seed, 2)  # one program draws both
+    auto, hand = jax.device_get(jit_once(lambda p, b: (jax.grad(loss_fn)(p, b),
                                                       manual_grad(p, b)))(params, batch))
     gaps = {k: float(np.max(np.abs(auto[k] - hand[k])) / (np.max(np.abs(auto[k])) + 1e-12))
             for k in params}

@@ -15,13 +15,14 @@ import numpy as np
 
 from experiments import _cli
 from jaxbasics import losses, optim, plots
+from jaxbasics._once import jit_once
 from jaxbasics.train import init_state, make_step
 
 DEGREES = tuple(range(1, 16))
 N_TRAIN, N_VAL, NOISE = 20, 200, 0.2
 
 
-@jax.jit
+@jit_once
 def _draws(key):
     kx, kn, kvx, kvn = jax.random.split(key, 4)
     return (jax.random.uniform(kx, (N_TRAIN,), minval=-1, maxval=1), jax.random.normal(kn, (N_TRAIN,)),

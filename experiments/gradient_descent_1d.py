@@ -7,8 +7,6 @@ f'(x) = 2x·sin x + x²·cos x = 0; a large learning rate jumps back and forth a
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,6 +14,7 @@ import optax
 
 from experiments import _cli
 from jaxbasics import plots
+from jaxbasics._once import jit_once
 from jaxbasics.train import fit, init_state, make_step
 
 X0 = 3.0
@@ -36,7 +35,7 @@ def objective(x, batch):
     return jnp.sum(values), {"x": x, "f": values}
 
 
-@functools.partial(jax.jit, static_argnums=(1,))
+@jit_once(static_argnums=(1,))
 def local_minimum(x0: float = 5.0, iterations: int = 30):
     """The root of f' near x0 by Newton's method on f' (jax.grad twice), one program."""
     df, d2f = jax.grad(f), jax.grad(jax.grad(f))

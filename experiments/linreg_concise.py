@@ -27,9 +27,10 @@ def make_model(key) -> nnx.Linear:
                       bias_init=nnx.initializers.zeros_init(), rngs=nnx.Rngs(key))
 
 
-def make(apply, learning_rate: float = LEARNING_RATE, *, quick_compile: bool = True) -> Step:
-    """nn.MSELoss() of the NNX layer's ``apply`` and ``optax.sgd(0.03)``, compiled quick
-    as ``linreg_scratch.make`` explains."""
+def make(apply, learning_rate: float = LEARNING_RATE, *,
+         quick_compile: bool | None = None) -> Step:
+    """nn.MSELoss() of the NNX layer's ``apply`` and ``optax.sgd(0.03)``, compiled as
+    ``linreg_scratch.make`` explains."""
     def objective(params, batch):
         x, y = batch  # x: (b, 2), y: (b, 1)
         return losses.mse(apply(params, x), y)
@@ -40,7 +41,8 @@ def _draws(k_data, k_init, k_shuffle):
     return synthetic_data(k_data, linreg_scratch.TRUE_W, linreg_scratch.TRUE_B, n=1000), k_init, k_shuffle
 
 
-def problem(seed: int, learning_rate: float = LEARNING_RATE, *, quick_compile: bool = True):
+def problem(seed: int, learning_rate: float = LEARNING_RATE, *,
+            quick_compile: bool | None = None):
     """(step, the NNX layer's parameters, data, shuffling key) for a seed."""
     data, k_init, k_shuffle = _cli.seeded(_draws, seed, 3)
     apply, params = functional(build(lambda: make_model(k_init)))

@@ -10,8 +10,6 @@ instead of read from data.csv. The same run through ``jaxbasics.train.fit`` with
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,13 +17,14 @@ import numpy as np
 from experiments import _cli
 from experiments._workload import Workload
 from jaxbasics import optim, plots
+from jaxbasics._once import jit_once
 from jaxbasics.train import Step, fit, init_state, make_step
 
 LEARNING_RATE, ITERATIONS, N = 1e-4, 1000, 100
 QUICK_ITERATIONS = 1000  # the full run is already small
 
 
-@functools.partial(jax.jit, static_argnums=1)
+@jit_once(static_argnums=1)
 def points(key, n: int = N):
     """(n, 2) float32 rows (x, y): x ~ U(0, 100), y = 1.5x + 4 + N(0, 10²)."""
     kx, kn = jax.random.split(key)
@@ -53,7 +52,7 @@ def step_gradient(b, w, pts, learning_rate):
     return b - learning_rate * gb, w - learning_rate * gw
 
 
-@jax.jit
+@jit_once
 def gradient_descent_runner(pts, b0, w0, learning_rate, iterations: int = ITERATIONS):
     """The seed's loop as one compiled ``fori_loop``: ``iterations`` hand steps -> (b, w)."""
     return jax.lax.fori_loop(0, iterations, lambda _, bw: step_gradient(*bw, pts, learning_rate),
@@ -76,7 +75,7 @@ def with_autodiff(step: Step, pts, iterations: int = ITERATIONS, mode: str = "fu
     return state.params, history.loss
 
 
-@jax.jit
+@jit_once
 def gradients_at_zero(pts):
     """The error at b = w = 0 and its gradient by hand and by jax.grad, each (2,)."""
     zero = jnp.zeros(())

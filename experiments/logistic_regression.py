@@ -8,8 +8,6 @@ both trained by the one engine; decision boundaries plotted. Separated blobs rea
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,6 +15,7 @@ import optax
 
 from experiments import _cli
 from jaxbasics import losses, optim, plots
+from jaxbasics._once import jit_once
 from jaxbasics.models import apply_linear, init_linear
 from jaxbasics.train import Step, init_state, make_step
 
@@ -25,7 +24,7 @@ CENTRES = {2: np.array([[-2.0, -2.0], [2.0, 2.0]]),
            3: np.array([[-3.0, 0.0], [3.0, 0.0], [0.0, 4.0]])}
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2))
+@jit_once(static_argnums=(1, 2))
 def blobs(key, classes: int, n_per_class: int = 200):
     """x (classes*n, 2) float32 around CENTRES[classes] with unit variance; y (classes*n,) int32."""
     noise = jax.random.normal(key, (classes, n_per_class, 2))
@@ -46,7 +45,7 @@ def softmax_objective(params, batch):
     return losses.cross_entropy(apply_linear(params, x), y)
 
 
-@functools.partial(jax.jit, static_argnums=2)
+@jit_once(static_argnums=2)
 def predict(params, x, classes: int):
     """(n,) int32 class predictions: sigmoid > 0.5 for 2 classes, argmax otherwise."""
     out = apply_linear(params, x)

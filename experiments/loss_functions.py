@@ -10,8 +10,6 @@ predicted probability of the true class.
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,6 +17,7 @@ import numpy as np
 from experiments import _cli
 from jaxbasics import losses as L
 from jaxbasics import plots
+from jaxbasics._once import jit_once
 
 LN2 = float(np.log(2))
 
@@ -27,7 +26,7 @@ ENTROPY_CASES = {"uniform": [0.25] * 4, "[.1,.1,.1,.7]": [0.1, 0.1, 0.1, 0.7],
                  "[.001,.001,.001,.999]": [0.001, 0.001, 0.001, 0.999]}
 
 
-@functools.partial(jax.jit, static_argnums=1)
+@jit_once(static_argnums=1)
 def compute(key, points: int) -> dict:
     """Every value of the chapter, by one compiled program."""
     k_logits, k_labels = jax.random.split(key)

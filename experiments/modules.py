@@ -12,7 +12,6 @@ training run's checkpoints are ``jaxbasics.checkpoint.Checkpoints`` (Orbax).
 
 from __future__ import annotations
 
-import functools
 import shutil
 
 import jax
@@ -23,6 +22,7 @@ from flax import nnx
 
 from experiments import _cli
 from jaxbasics import checkpoint, losses, metrics
+from jaxbasics._once import jit_once
 from jaxbasics.nn import build, count_params, functional, stateful
 from jaxbasics.train import Step, fit, init_state, make_step
 
@@ -96,7 +96,7 @@ def make(apply, learning_rate: float = LEARNING_RATE) -> Step:
     return make_step(objective, optax.adam(learning_rate), metrics=metrics.classification(apply))
 
 
-@functools.partial(jax.jit, static_argnums=1)
+@jit_once(static_argnums=1)
 def toy_data(key, n: int = 512):
     """(x (n, 4) N(0, 1), y (n,) int32 = [x0 + x1 > x2 - x3]): a 2-class problem for Net."""
     x = jax.random.normal(key, (n, 4))
@@ -129,7 +129,7 @@ def checkpoint_demo(seed: int, out_dir, mode: str, epochs: int = EPOCHS,
         restored = saved.restore(init_state(fresh, step))
         kept = saved.steps
     x = np.asarray(data[0])[:16]
-    predict = jax.jit(apply)
+    predict = jit_once(apply)
     same_outputs = bool(np.array_equal(predict(half.params, x), predict(restored.params, x)))
     resumed, rest_hist = fit(step, restored, data, epochs=epochs - epochs // 2, batch_size=batch_size,
                              key=k_shuffle, mode=mode)
@@ -152,7 +152,7 @@ def train_eval_demo(seed: int) -> dict:
                                          nnx.Linear(8, 2, rngs=nnx.Rngs(seed + 1))))
     apply, params, state = stateful(model)
 
-    @jax.jit
+    @jit_once
     def outputs(params, state):
         x = jnp.ones((3, 4))
         e1, s1 = apply(params, state, x, train=False)

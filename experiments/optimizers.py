@@ -14,8 +14,6 @@ by final excess loss over the least attainable (ties broken by the first step un
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import numpy as np
 
@@ -23,6 +21,7 @@ from experiments import _cli
 from experiments._workload import Workload
 from experiments.himmelblau import himmelblau
 from jaxbasics import losses, optim, plots
+from jaxbasics._once import jit_once
 from jaxbasics.train import Step, fit, init_state, make_step
 
 NAMES = ("sgd", "momentum", "rmsprop", "adam", "adamw", "lbfgs")
@@ -36,7 +35,7 @@ STEPS, QUICK_STEPS = 2000, 300
 TOL = 1e-6
 
 
-@functools.partial(jax.jit, static_argnums=1)
+@jit_once(static_argnums=1)
 def linreg_data(key, n: int = 256):
     """x: (n, 1) float32 standard normal; y = 2x - 3.4 + 0.01·noise, (n, 1)."""
     kx, kn = jax.random.split(key)
@@ -88,7 +87,7 @@ def run(step: Step, problem: str, data, steps: int, mode: str = "fused"):
     parameters; returns (final params, the loss before each step and after the last)."""
     objective, init, _ = PROBLEMS[problem]
     state, history = fit(step, init_state(init(), step), data, epochs=steps, mode=mode)
-    final = float(jax.jit(objective)(state.params, data))
+    final = float(jit_once(objective)(state.params, data))
     return np.asarray(state.params) if problem == "himmelblau" else state.params, \
         np.append(history.loss, final)
 

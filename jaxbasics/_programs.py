@@ -6,19 +6,30 @@ fused 3-epoch run compiled in 0.26 s and ran in 0.38 ms. :func:`jaxbasics._once.
 quick pipeline (backend optimisation off, the older loop emitters) compiled it in 0.17 s
 and ran it in 0.63 ms. For a large epoch the trade goes the other way: the LeNet epoch
 compiled in 0.74 s instead of 1.34 s but ran 4.3x slower, the ResNet epoch 7.3x, and
-every small step pays about 1 µs more (measured on a 2-core Zen 4, jax 0.10.2). How many
-epochs a training run will take is not known when its first call compiles, so training
-programs take the full pipeline unless their step says otherwise (``quick_compile``).
+every small step pays about 1 µs more (measured on a 2-core Zen 4, jax 0.10.2).
 
-What runs once per epoch (evaluation, jit mode's shuffle) is chosen: :meth:`Program.run_pass`
-lowers the program (JAX caches the trace and the lowering, so the compile that follows
-reuses them) and takes XLA's cost analysis of it, which counts a loop's body once (one
-batch), times the batches of one pass. A pass estimated under
-:data:`QUICK_BELOW_SECONDS` at :data:`FLOPS_PER_SECOND` and :data:`BYTES_PER_SECOND`
-compiles quick: LeNet's evaluation of 1,000 digits compiled in 0.2 s instead of 0.34-0.39 s
-and ran as fast (its convolutions and matmuls are library calls either way); the MNIST
-MLP's in 0.13 s instead of 0.35 s, 7.1 ms a pass instead of 5.3. Other backends always
-use their full pipeline.
+So each program is chosen by the work it is called for (:meth:`Program.choose`): the
+caller says how many times the program's loop body will run (a fit's steps to its end, an
+evaluation's batches). The program is lowered once per input signature (JAX caches the
+trace and the lowering, so the compile that follows reuses them) and XLA's cost analysis
+of it, which counts a loop's body once, gives the seconds of one body at
+:data:`FLOPS_PER_SECOND` and :data:`BYTES_PER_SECOND`. Work times that under
+:data:`QUICK_BELOW_SECONDS` compiles quick; more work takes the full pipeline for training
+and the middle one (LLVM at level 1, the older loop emitters) for an evaluation, a
+forward pass that it compiles 2-3x faster and runs within 0.9-1.2x of the full pipeline's
+time (1,000 digits: the MNIST MLP 0.19 s instead of 0.33 s to compile, 3.1 ms a pass
+instead of 2.7; LeNet 0.20 / 0.53 s, 15.6 / 13.3 ms; ResNet 0.43 / 1.18 s, 222 / 246 ms;
+GoogLeNet 0.30 / 0.90 s, 103 / 100 ms). Training stays on the full pipeline: the middle
+one compiled the fused epochs of the five classic CNNs, LeNet and the MLP 0.15-1.5 s
+faster but ran LeNet's epoch 1.35x and GoogLeNet's 1.5x slower.
+
+Measured choices in the default catalogue: the hand-backprop MLP's 500 full-batch steps
+(estimated 12-24 ms), the optimizer comparison's 2,000-step runs (2-13 ms) and the d2l
+regressions' 300 steps (24 ms) compile quick; seed 000's 3,000 regression epochs (71 ms),
+the MNIST MLP's 3,000 steps (12 s) and LeNet's 620 (7 s) take the full pipeline. The
+estimates err long for large models (LeNet's 620 steps run in about 2 s). A later call
+with more work moves up (one more compilation); the same work again compiles nothing.
+Other backends always use their full pipeline (measured on a 2-core Zen 4, jax 0.10.2).
 """
 
 from __future__ import annotations
@@ -29,6 +40,12 @@ import jax
 import numpy as np
 
 from jaxbasics._once import CPU_OPTIONS
+
+# XLA's CPU options of each pipeline: "quick" is jit_once's; "middle" keeps LLVM's
+# passes at level 1 and the older loop emitters (see the module docstring).
+PIPELINES = {"full": None, "middle": {"xla_backend_optimization_level": 1,
+                                       "xla_cpu_use_fusion_emitters": False},
+             "quick": CPU_OPTIONS}
 
 QUICK_BELOW_SECONDS = 0.03
 # Deliberately low rates for a small model on one CPU core: an estimate that errs long
@@ -56,41 +73,44 @@ def signature(tree: Any) -> Hashable:
 
 
 class Program:
-    """``jax.jit(body, **options)``, compiled by XLA's full pipeline or the quick one.
+    """``jax.jit(body, **options)``, compiled by one of XLA's :data:`PIPELINES` on the CPU.
 
-    quick: True, the quick pipeline (on the CPU); False, the full one; None, the full one
-        for :attr:`training` and, in :meth:`run_pass`, chosen per input signature by
-        the estimated time of one pass (see the module docstring).
+    quick: True, the quick pipeline; False, the full one; None, chosen per input
+        signature by :meth:`choose`: the quick pipeline for small work, else ``large``.
+    large: the pipeline for work that is not small: ``"full"`` (training) or
+        ``"middle"`` (a forward pass: evaluation).
     """
 
-    def __init__(self, body: Callable, quick: bool | None = None, **options: Any):
-        self.full = jax.jit(body, **options)
-        self._quick = jax.jit(body, compiler_options=CPU_OPTIONS, **options)
+    def __init__(self, body: Callable, quick: bool | None = None, *, large: str = "full",
+                 **options: Any):
         self.quick = quick
-        self.chosen: dict[Hashable, str] = {}  # signature -> "quick" or "full"
-
-    @property
-    def training(self) -> Callable:
-        """The jitted function for a training program: quick only if asked for."""
-        return self._pick(bool(self.quick))
+        self.large = large
+        self.jitted = {name: jax.jit(body, compiler_options=cpu, **options)
+                       for name, cpu in PIPELINES.items()}
+        self.costs: dict[Hashable, float] = {}  # signature -> estimated seconds per body run
 
     def cache_size(self) -> int:
-        """How many executables both pipelines hold (``jax.jit``'s cache sizes)."""
-        return self.full._cache_size() + self._quick._cache_size()
+        """How many executables all pipelines hold (``jax.jit``'s cache sizes)."""
+        return sum(f._cache_size() for f in self.jitted.values())
 
-    def run_pass(self, repeats: int, signature_of: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run one pass (an evaluation, an epoch's shuffle) on ``args``, by the pipeline
-        chosen for it: ``repeats`` is how many times the pass runs the program's loop body;
-        ``signature_of`` is what the choice depends on (the state and the data), made once
-        per signature."""
-        if self.quick is not None or jax.default_backend() != "cpu":
-            return self._pick(bool(self.quick))(*args, **kwargs)
-        sig = (repeats, signature(signature_of))
-        if sig not in self.chosen:
-            lowered = self.full.trace(*args, **kwargs).lower()
-            quick = estimated_seconds(lowered, repeats) < QUICK_BELOW_SECONDS
-            self.chosen[sig] = "quick" if quick else "full"
-        return self._pick(self.chosen[sig] == "quick")(*args, **kwargs)
+    def run(self, work: int, signature_of: Any, *args: Any, **kwargs: Any) -> Any:
+        """``self.choose(work, signature_of, *args, **kwargs)(*args, **kwargs)``."""
+        return self.choose(work, signature_of, *args, **kwargs)(*args, **kwargs)
 
-    def _pick(self, quick: bool) -> Callable:
-        return self._quick if quick and jax.default_backend() == "cpu" else self.full
+    def choose(self, work: int, signature_of: Any, *args: Any, **kwargs: Any) -> Callable:
+        """The jitted function to run on ``args``: ``work`` is how many times the caller
+        will run the program's loop body in all (an evaluation's batches, a fit's steps);
+        ``signature_of`` is what the estimate depends on (the state and the data). The
+        program is lowered and its cost analysed once per signature; each call then
+        compares ``work`` times that cost with :data:`QUICK_BELOW_SECONDS`, so the same
+        work again compiles nothing and far more work moves up to the full pipeline."""
+        if jax.default_backend() != "cpu":
+            return self.jitted["full"]
+        if self.quick is not None:
+            return self.jitted["quick" if self.quick else "full"]
+        sig = signature(signature_of)
+        if sig not in self.costs:
+            self.costs[sig] = estimated_seconds(
+                self.jitted["full"].trace(*args, **kwargs).lower(), 1)
+        small = work * self.costs[sig] < QUICK_BELOW_SECONDS
+        return self.jitted["quick" if small else self.large]

@@ -106,14 +106,16 @@ class Step:
     optimizer: the Optax transformation it applies (given once, to :func:`make_step`).
     objective: the objective it differentiates, as given to :func:`make_step`.
     metrics: the per-example evaluation function, or None (see :meth:`evaluate`).
-    quick_compile: how the CPU compiles the step's programs. None (default): training
-        (fused epochs, the jit-mode step) by XLA's full optimising pipeline; evaluation and
-        jit mode's epoch shuffle by the quick one when a pass is estimated under 30 ms
-        (see :mod:`jaxbasics._programs`). True: every program quick, for a run so small
-        that compiling costs more than training (the d2l regressions: 3 epochs of 100
-        steps of 10 examples). False: every program by the full pipeline. The initial
-        state always compiles quick (it runs once); other backends always use their
-        full pipeline.
+    quick_compile: how the CPU compiles the step's programs. None (default): each
+        program (a fit's fused epochs or jit-mode step, an evaluation, jit mode's epoch
+        shuffle) by XLA's quick pipeline when the work it is called for is estimated
+        under 30 ms (a fit: all its steps from step 0 to its last), else by the full
+        optimising one (an evaluation: the middle one, as fast for a forward pass); the
+        cost of one step is analysed once per input signature (see
+        :mod:`jaxbasics._programs`). True: every program quick. False: every program by
+        the full pipeline (the benchmark's steady state). The initial state always
+        compiles quick (it runs once); other backends always use their full pipeline.
+        :attr:`jit`, for a loop of your own, is plain ``jax.jit``.
 
     The compiled programs live in this object and die with it: keep the step for as long
     as you train the same model, and build a new one for a new objective.
@@ -140,13 +142,13 @@ class Step:
         return self._programs[name]
 
     def _jit(self, name: str, mesh: Mesh | None, body: Callable, **options) -> Program:
-        """The program ``name`` for ``mesh``: ``jax.jit(body)`` by the full or the quick
-        pipeline (:class:`~jaxbasics._programs.Program`), its outputs replicated on the
+        """The program ``name`` for ``mesh``: ``jax.jit(body)`` by the pipeline its work
+        calls for (:class:`~jaxbasics._programs.Program`), its outputs replicated on the
         mesh (a different mesh is another program)."""
-        if mesh is None:
-            return self._program(name, lambda: Program(body, self.quick_compile, **options))
-        return self._program((name, mesh), lambda: Program(
-            body, self.quick_compile, out_shardings=parallel.replicated(mesh), **options))
+        if mesh is not None:
+            options["out_shardings"] = parallel.replicated(mesh)
+        return self._program(name if mesh is None else (name, mesh),
+                             lambda: Program(body, self.quick_compile, **options))
 
     def _shard(self, data: Batch, mesh: Mesh) -> tuple[Batch, int]:
         """``parallel.shard_data``, remembering the last two data sets of ``jax.Array``s it
@@ -210,13 +212,13 @@ class Step:
         idx = np.minimum(flat, n - 1).reshape(nb, bs).astype(np.int32)
         mask = (flat < n).reshape(nb, bs)
         program = self._jit("evaluate", mesh, functools.partial(
-            _evaluate_batches, self.metrics, _gather(mesh)))
+            _evaluate_batches, self.metrics, _gather(mesh)), large="middle")
         if mesh is None:
             data, idx_mask = jax.device_put(data), jax.device_put((idx, mask))
         else:
             data = self._shard(data, mesh)[0]
             state, idx_mask = parallel.replicate((state, (idx, mask)), mesh)
-        totals, values = program.run_pass(nb, (state, data, bs), state, data, *idx_mask)
+        totals, values = program.run(nb, (state, data, bs), state, data, *idx_mask)
         if per_example:
             return {k: np.asarray(v).reshape(-1)[:n] for k, v in jax.device_get(values).items()}
         return {k: float(v) / n for k, v in jax.device_get(totals).items()}
@@ -583,6 +585,7 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
         max_epochs, max_steps = (1 if on_epoch else steps_per_call or epochs), 1
     else:
         max_epochs, max_steps = (1 if on_epoch or mode != "fused" else epochs), steps_per_call or per_epoch
+    length = max_epochs if full_batch else min(max_steps, per_epoch)
 
     history = History()
     chunks: list[dict[str, np.ndarray]] = []
@@ -590,7 +593,7 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
     try:
         for chunk in _chunks(position, end, per_epoch, max_epochs, max_steps):
             new_state, metrics = _run_chunk(step, mode, state, data, key, chunk, batch_size,
-                                            n, mesh, unroll)
+                                            n, mesh, unroll, end, length)
             start = chunk.epoch * per_epoch + chunk.batch0
             _check_finite(metrics["loss"], start, state)
             state = new_state
@@ -625,8 +628,16 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
 
 def _run_chunk(step: Step, mode: str, state: TrainState, data: Batch, key: Array | None,
                chunk: _Chunk, batch_size: int | None, n: int, mesh: Mesh | None,
-               unroll: int = 1) -> tuple[TrainState, dict[str, np.ndarray]]:
-    """One compiled call (fused), one metrics transfer (jit) or its steps (eager)."""
+               unroll: int, end: int, length: int) -> tuple[TrainState, dict[str, np.ndarray]]:
+    """One compiled call (fused), one metrics transfer (jit) or its steps (eager).
+
+    end: the run's last step (absolute, so a resumed run chooses as the uninterrupted one
+        did), the work that chooses the pipeline of the training program.
+    length: the most steps a call of one epoch or less runs (full batch: epochs). Such a
+        call runs its steps in a loop to a traced count with room for ``length`` metrics
+        (jit: a history of ``length`` rows), so an epoch's remainder call, or a resumed
+        run's first, compiles nothing more.
+    """
     full_batch = batch_size is None
     count = chunk.epochs * chunk.batches
     gather = _gather(mesh)
@@ -635,12 +646,16 @@ def _run_chunk(step: Step, mode: str, state: TrainState, data: Batch, key: Array
                             static_argnames=("epochs", "batches", "batch_size", "n",
                                              "whole_epoch", "unroll"))
         whole = mesh is None and not full_batch and _whole_epoch(data, n)
+        batches = chunk.batches if chunk.epochs > 1 else length
         args = (state, data, key, chunk.epoch, chunk.batch0, np.int32(chunk.epochs),
                 np.int32(chunk.batches))
-        kwargs = dict(epochs=chunk.epochs, batches=chunk.batches, batch_size=batch_size,
+        kwargs = dict(epochs=chunk.epochs, batches=batches, batch_size=batch_size,
                       n=n, whole_epoch=whole, unroll=unroll)
-        state, metrics = program.training(*args, **kwargs)
-        return state, {k: np.asarray(v).reshape(count, *v.shape[1 + (not full_batch):])
+        signature = (state, data, key is None, batch_size, n, unroll)
+        state, metrics = program.run(end, signature, *args, **kwargs)
+        if full_batch:
+            return state, {k: np.asarray(v) for k, v in metrics.items()}
+        return state, {k: np.asarray(v)[:, :chunk.batches].reshape(count, *v.shape[2:])
                        for k, v in metrics.items()}
     rows = None
     if not full_batch:
@@ -648,8 +663,8 @@ def _run_chunk(step: Step, mode: str, state: TrainState, data: Batch, key: Array
             rows = _order(key, chunk.epoch, n, batch_size)
         else:
             order = step._jit("order", mesh, _order, static_argnames=("n", "batch_size"))
-            rows = order.run_pass(1, (key, n, batch_size), key, chunk.epoch, n=n,
-                                  batch_size=batch_size)
+            rows = order.run(1, (key, n, batch_size), key, chunk.epoch, n=n,
+                             batch_size=batch_size)
     if mode == "eager":
         collected = []
         for i in range(chunk.batch0, chunk.batch0 + count):
@@ -660,7 +675,7 @@ def _run_chunk(step: Step, mode: str, state: TrainState, data: Batch, key: Array
     batch_shape = data if rows is None else jax.tree.map(
         lambda a: jax.ShapeDtypeStruct((batch_size, *a.shape[1:]), a.dtype), data)
     _, shapes = step.jit.eval_shape(state, batch_shape)
-    history = jax.tree.map(lambda m: np.zeros((count, *m.shape), m.dtype), shapes)
+    history = jax.tree.map(lambda m: np.zeros((max(count, length), *m.shape), m.dtype), shapes)
     i, j = np.int32(chunk.batch0), np.int32(0)
     if mesh is None:
         history, i, j = jax.device_put((history, i, j))
@@ -670,10 +685,10 @@ def _run_chunk(step: Step, mode: str, state: TrainState, data: Batch, key: Array
     # steps faster but the CPU ResNet step slower.
     program = step._jit("recorded", mesh, functools.partial(_recorded, step.fn, gather),
                         donate_argnums=1)
-    program = program.training
+    program = program.choose(end, (state, data, rows), state, history, i, j, data, rows)
     for _ in range(count):
         state, history, i, j = program(state, history, i, j, data, rows)
-    return state, {k: np.asarray(v) for k, v in jax.device_get(history).items()}
+    return state, {k: np.asarray(v)[:count] for k, v in jax.device_get(history).items()}
 
 
 def _check_finite(losses: np.ndarray, first_step: int, state: TrainState) -> None:

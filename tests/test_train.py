@@ -17,7 +17,7 @@ import optax
 import pytest
 from _compiles import count_compiles
 
-from jaxbasics import callbacks, checkpoint, losses, optim, train
+from jaxbasics import _programs, callbacks, checkpoint, losses, optim, train
 from jaxbasics.data import epoch_indices, linear_data, synthetic_data
 from jaxbasics.models import apply_linear, init_linear
 from jaxbasics.train import (MODES, Interrupted, LogEvent, NonFiniteLoss, Step,
@@ -148,27 +148,67 @@ def se_metrics(p, b):
 
 def compiled(step, name, pipeline):
     """How many executables ``step``'s program ``name`` holds from ``pipeline``."""
-    program = step._programs[name]
-    return (program._quick if pipeline == "quick" else program.full)._cache_size()
+    return step._programs[name].jitted[pipeline]._cache_size()
 
 
 @pytest.mark.parametrize("mode", ["jit", "fused"])
-def test_training_compiles_fully_and_small_evaluations_quick(mode):
-    # By default training takes XLA's full pipeline (how many epochs will run is unknown);
-    # an evaluation pass is chosen by its estimated work, once per data shape: the tiny
-    # regression's takes microseconds (quick), the wide layer's milliseconds (full).
+def test_small_work_compiles_quick_and_large_work_fully(mode):
+    # Each program is chosen by its estimated work: the tiny
+    # regression's fit and evaluation take microseconds (quick); the wide layer's
+    # full-batch steps and its evaluation, milliseconds (full for training, the middle
+    # pipeline for the evaluation's forward pass).
     program = {"jit": "recorded", "fused": "fused"}[mode]
     step = make_step(mse_objective, SGD, metrics=mse_metrics)
-    state, _ = fit(step, fresh(step), DATA, epochs=1, batch_size=BATCH, key=SHUFFLE, mode=mode)
     for _ in range(2):
+        state, _ = fit(step, fresh(step), DATA, epochs=1, batch_size=BATCH, key=SHUFFLE,
+                       mode=mode)
         step.evaluate(state, DATA, batch_size=BATCH)
-    assert (compiled(step, program, "full"), compiled(step, program, "quick")) == (1, 0)
+    assert (compiled(step, program, "full"), compiled(step, program, "quick")) == (0, 1)
     assert (compiled(step, "evaluate", "full"), compiled(step, "evaluate", "quick")) == (0, 1)
-    assert list(step._programs["evaluate"].chosen.values()) == ["quick"]
+    assert len(step._programs["evaluate"].costs) == 1  # one data shape: analysed once
     wide = make_step(lambda p, b: losses.mse(b[0] @ p, b[1]), optim.make("sgd", 1e-3),
                      metrics=se_metrics)
-    wide.evaluate(init_state(jnp.zeros((768, 768)), wide), WIDE_DATA, batch_size=4096)
-    assert (compiled(wide, "evaluate", "full"), compiled(wide, "evaluate", "quick")) == (1, 0)
+    state, _ = fit(wide, init_state(jnp.zeros((768, 768)), wide), WIDE_DATA, epochs=2,
+                   mode=mode)
+    wide.evaluate(state, WIDE_DATA, batch_size=4096)
+    assert (compiled(wide, program, "full"), compiled(wide, program, "quick")) == (1, 0)
+    assert [compiled(wide, "evaluate", p) for p in ("full", "middle", "quick")] == [0, 1, 0]
+
+
+def test_a_fit_chooses_by_the_steps_to_its_end(monkeypatch):
+    # The work a fit's training program is chosen by is the run's last step, counted from
+    # step 0: a run resumed after 2 of 4 epochs chooses as the uninterrupted run did.
+    works = []
+    choose = _programs.Program.choose
+    monkeypatch.setattr(_programs.Program, "choose",
+                        lambda self, work, *a, **k: works.append(work) or choose(self, work, *a, **k))
+    args = dict(batch_size=BATCH, key=SHUFFLE, mode="fused")
+    fit(make_step(mse_objective, SGD), fresh(), DATA, epochs=4, **args)
+    half, _ = fit(make_step(mse_objective, SGD), fresh(), DATA, epochs=2, **args)
+    fit(make_step(mse_objective, SGD), half, DATA, epochs=2, **args)
+    assert works == [4 * (N // BATCH), 2 * (N // BATCH), 4 * (N // BATCH)]
+
+
+@pytest.mark.parametrize("mode", ["jit", "fused"])
+def test_more_work_moves_up_to_the_full_pipeline(monkeypatch, mode):
+    # The cost of one step is analysed once; each fit multiplies it by its steps. With the
+    # bound between 1 and 3 epochs' worth: a 1-epoch fit runs quick, a 3-epoch fit compiles
+    # the full pipeline once, and neither compiles again when repeated.
+    program = {"jit": "recorded", "fused": "fused"}[mode]
+    step = make_step(mse_objective, SGD)
+    args = dict(batch_size=BATCH, key=SHUFFLE, mode=mode)
+    fit(step, fresh(step), DATA, epochs=1, **args)
+    (cost,) = step._programs[program].costs.values()
+    monkeypatch.setattr(_programs, "QUICK_BELOW_SECONDS", 2 * (N // BATCH) * cost)
+    fit(step, fresh(step), DATA, epochs=1, **args)
+    assert (compiled(step, program, "full"), compiled(step, program, "quick")) == (0, 1)
+    fit(step, fresh(step), DATA, epochs=3, **args)
+    assert (compiled(step, program, "full"), compiled(step, program, "quick")) == (1, 1)
+    with count_compiles() as again:
+        fit(step, fresh(step), DATA, epochs=1, **args)
+        fit(step, fresh(step), DATA, epochs=3, **args)
+    assert again.count == 0, again
+    assert len(step._programs[program].costs) == 1
 
 
 @pytest.mark.parametrize("quick_compile", [True, False])
@@ -184,7 +224,7 @@ def test_forced_pipeline_compiles_every_program_so_and_trains_alike(quick_compil
     np.testing.assert_allclose(forced_h.loss, default_h.loss, rtol=1e-5)
     assert_trees_close(forced.params, default.params)
     assert compiled(step, "fused", pipeline) == compiled(step, "evaluate", pipeline) == 1
-    assert step._programs["evaluate"].chosen == {}  # nothing to decide
+    assert step._programs["evaluate"].costs == {}  # nothing to decide
 
 
 # --------------------------------------------------------------------------------------
@@ -258,8 +298,11 @@ def test_optimizer_step_compiles_once(name, mode):
 def test_optimizer_trajectory_same_in_every_mode(name):
     (eager_state, eager), (jit_state, jitted), (fused_state, fused) = (
         optimizer_run(name, mode)[:2] for mode in MODES)
-    np.testing.assert_allclose(jitted, eager, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(fused, eager, rtol=1e-5, atol=1e-7)
+    # L-BFGS's line search turns the last-bit differences of a compiled program (XLA's
+    # quick pipeline here: small work) into 3e-5 of the third step's loss.
+    rtol = 1e-4 if name == "lbfgs" else 1e-5
+    np.testing.assert_allclose(jitted, eager, rtol=rtol, atol=1e-7)
+    np.testing.assert_allclose(fused, eager, rtol=rtol, atol=1e-7)
     assert_trees_close(jit_state.params, eager_state.params)
     assert_trees_close(fused_state.params, eager_state.params)
 
@@ -673,6 +716,21 @@ def test_steps_per_call_gives_the_same_run(mode):
     chunked, chunked_history = fit(STEP, fresh(), DATA, epochs=6, mode=mode, steps_per_call=3)
     assert_trees_equal(chunked, whole)
     np.testing.assert_array_equal(chunked_history.loss, whole_history.loss)
+
+
+@pytest.mark.parametrize("mode", ["jit", "fused"])
+def test_uneven_calls_compile_one_training_program(mode):
+    # 6 batches an epoch in calls of at most 4 (calls of 4 and 2 steps), and jit mode's
+    # 7 full-batch steps in calls of at most 3 (3, 3, 1): one training program each.
+    program = {"jit": "recorded", "fused": "fused"}[mode]
+    step = make_step(mse_objective, SGD)
+    fit(step, fresh(step), DATA, epochs=2, batch_size=BATCH, key=SHUFFLE, mode=mode,
+        steps_per_call=4)
+    assert step._programs[program].cache_size() == 1
+    if mode == "jit":
+        step = make_step(mse_objective, SGD)
+        fit(step, fresh(step), DATA, epochs=7, mode=mode, steps_per_call=3)
+        assert step._programs[program].cache_size() == 1
 
 
 def test_fused_runs_are_the_same_however_chunked_and_gathered(monkeypatch):

@@ -13,9 +13,10 @@ import numpy as np
 from jax import Array
 
 from jaxbasics._checks import positive
+from jaxbasics._once import jit_once
 
 
-_permutation = jax.jit(jax.random.permutation, static_argnums=1)
+_permutation = jit_once(jax.random.permutation, static_argnums=1)
 
 
 def _order(n: int, key: Array | None) -> np.ndarray:
