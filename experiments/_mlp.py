@@ -16,15 +16,20 @@ def objective(params, batch, activation=jax.nn.relu):
     return losses.cross_entropy(apply_mlp(params, x, activation=activation), y)
 
 
-def dropout_objective(p: float):
-    """A stateful objective: the MLP with dropout ``p``, the engine's per-step key."""
-    def obj(params, batch, model_state, key):
-        x, y = batch
-        logits = apply_mlp(params, x, p=p, key=key, train=True)
-        return losses.cross_entropy(logits, y), (model_state, {})
-    return obj
+def dropout_objective(params, batch, rate, key):
+    """A stateful objective: the MLP with dropout, the engine's per-step key. The rate is
+    the train state's ``model_state``, a () float32: a number the program reads, not a
+    constant compiled into it, so one step (one compiled program) trains every rate."""
+    x, y = batch
+    logits = apply_mlp(params, x, p=rate, key=key, train=True)
+    return losses.cross_entropy(logits, y), (rate, {})
 
 
-def mlp_metrics(activation=jax.nn.relu):
-    """Per-example loss and correctness of the MLP in evaluation mode (no dropout)."""
-    return metrics.classification(functools.partial(apply_mlp, activation=activation))
+def mlp_metrics(activation=jax.nn.relu, *, stateful: bool = False):
+    """Per-example loss and correctness of the MLP in evaluation mode (no dropout);
+    ``stateful``: for a state whose ``model_state`` is :func:`dropout_objective`'s rate
+    (evaluation ignores it)."""
+    classify = metrics.classification(functools.partial(apply_mlp, activation=activation))
+    if not stateful:
+        return classify
+    return lambda params, batch, rate: classify(params, batch)

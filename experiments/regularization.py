@@ -1,8 +1,11 @@
 """L1 and L2 regularisation (seed 001, "正则化" / weight decay).
 
 The course's MLP on the digits (``--data-dir`` for the full MNIST) trained three ways with the same optimizer (SGD,
-momentum 0.9): plain, with an L2 penalty (``regularized(objective, l2=)``, which for SGD
-is ``SGD(weight_decay=l2)``) and with an L1 penalty. L1's constant pull towards zero
+momentum 0.9): plain, with an L2 penalty (``l2 / 2 · Σw²``, which for SGD is
+``SGD(weight_decay=l2)``) and with an L1 penalty (``l1 · Σ|w|``), over the weight matrices.
+The objective is ``regularized(objective, l1=, l2=)``'s sum with the two coefficients read
+from the train state (its ``model_state``) instead of compiled in as constants, so the
+three runs share one step and its compiled programs. L1's constant pull towards zero
 drives many weights to (nearly) exactly zero; L2's pull shrinks with the weight, so it
 only makes weights small. Reported: the fraction of weights with |w| < 1e-3, the mean |w|,
 and the train/validation accuracy gap of each.
@@ -16,24 +19,37 @@ from experiments import _cli, _data, _mlp
 from jaxbasics import optim, plots
 from jaxbasics.data import train_val_split
 from jaxbasics.models import init_mlp
-from jaxbasics.regularizers import fraction_small, regularized, weights_only
-from jaxbasics.train import init_state, make_step
+from jaxbasics.regularizers import fraction_small, l1_penalty, l2_penalty, weights_only
+from jaxbasics.train import Step, init_state, make_step
 
 LEARNING_RATE, MOMENTUM, BATCH, EPOCHS = 0.05, 0.9, 64, 30
 PENALTIES = {"plain": {}, "L2": {"l2": 1e-3}, "L1": {"l1": 5e-4}}
 THRESHOLD = 1e-3
 
 
-def train_one(args, name: str, penalty: dict, train, key, *, epochs: int):
-    """The MLP trained with ``regularized(objective, **penalty)``; (step, state, history)."""
+def objective(params, batch, coefficients, key):
+    """The MLP's cross-entropy + l1·Σ|w| + l2/2·Σw² over the weight matrices (what
+    ``regularized(_mlp.objective, l1=, l2=, only=weights_only)`` computes), the
+    coefficients {"l1", "l2"} () float32 from the state."""
+    penalty = (coefficients["l1"] * l1_penalty(params, weights_only)
+               + 0.5 * coefficients["l2"] * l2_penalty(params, weights_only))
+    return _mlp.objective(params, batch) + penalty, (coefficients, {})
+
+
+def make(args) -> Step:
+    """SGD with momentum on :func:`objective`: one step for the three penalties."""
+    return make_step(objective, optim.make("sgd", args.lr, momentum=MOMENTUM), stateful=True,
+                     metrics=_mlp.mlp_metrics(stateful=True))
+
+
+def train_one(args, step: Step, name: str, penalty: dict, train, key, *, epochs: int):
+    """The MLP trained with ``penalty`` ({"l1": ...} or {"l2": ...} or none); (state,
+    history)."""
     k_init, k_shuffle = _cli.keys(key, 2)
-    step = make_step(regularized(_mlp.objective, only=weights_only, **penalty),
-                     optim.make("sgd", args.lr, momentum=MOMENTUM),
-                     metrics=_mlp.mlp_metrics())
-    state, history = _cli.train(args, step, init_state(init_mlp(k_init), step), train,
-                                epochs=epochs, batch_size=args.batch_size, key=k_shuffle,
-                                name=name, learning_rate=args.lr)
-    return step, state, history
+    coefficients = {c: np.float32(penalty.get(c, 0.0)) for c in ("l1", "l2")}
+    state = init_state(init_mlp(k_init), step, model_state=coefficients)
+    return _cli.train(args, step, state, train, epochs=epochs, batch_size=args.batch_size,
+                      key=k_shuffle, name=name, learning_rate=args.lr)
 
 
 def body(args) -> _cli.Outcome:
@@ -42,8 +58,9 @@ def body(args) -> _cli.Outcome:
     k_split, key = _cli.keys(args.seed, 2)
     train, val = train_val_split(data, 0.2, k_split)
     result, curves = {}, {}
+    step = make(args)
     for name, penalty in PENALTIES.items():
-        step, state, history = train_one(args, name, penalty, train, key, epochs=epochs)
+        state, history = train_one(args, step, name, penalty, train, key, epochs=epochs)
         tr, va = step.evaluate(state, train, 500), step.evaluate(state, val, 500)
         weights = [np.asarray(layer["w"]) for layer in state.params]
         result[name] = {

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import Array
 
 
-def check_rate(p: float) -> float:
-    """Return ``p`` as a float if it is in [0, 1), else raise ValueError naming ``p``."""
+def check_rate(p: float | Array) -> float | Array:
+    """Return ``p`` as a float if it is in [0, 1), else raise ValueError naming ``p``. A
+    traced rate (a () float array inside ``jit``: one program for several rates) is
+    returned as it is; its value cannot be checked there."""
+    if isinstance(p, jax.core.Tracer):
+        if jnp.shape(p) != () or not jnp.issubdtype(p.dtype, jnp.floating):
+            raise TypeError(f"p (the dropout probability) must be a () float; got {p!r}")
+        return p
+    if isinstance(p, (jax.Array, np.ndarray)) and np.ndim(p) == 0:
+        p = float(p)
     if isinstance(p, bool) or not isinstance(p, (int, float)):
         raise TypeError(f"p (the dropout probability) must be a number in [0, 1); got {p!r}")
     if not 0 <= p < 1:
@@ -21,15 +30,16 @@ def check_rate(p: float) -> float:
     return float(p)
 
 
-def dropout(x: Array, p: float, key: Array | None, *, train: bool = True) -> Array:
+def dropout(x: Array, p: float | Array, key: Array | None, *, train: bool = True) -> Array:
     """``F.dropout(x, p, training=train)``: x * mask / (1 - p), mask ~ Bernoulli(1 - p).
 
-    x: any shape, float. p: drop probability in [0, 1). key: a PRNG key, required when
-    ``train`` and ``p > 0``. ``train=False`` (or ``p == 0``) returns ``x`` unchanged.
-    Returns an array of x's shape and dtype.
+    x: any shape, float. p: drop probability in [0, 1), a Python float or, inside ``jit``,
+    a traced () float (the mask is then drawn even at 0, where it keeps every entry).
+    key: a PRNG key, required when ``train`` and ``p`` may be above 0. ``train=False``
+    (or a float ``p == 0``) returns ``x`` unchanged. Returns an array of x's shape and dtype.
     """
     p = check_rate(p)
-    if not train or p == 0.0:
+    if not train or (isinstance(p, float) and p == 0.0):
         return x
     if key is None:
         raise ValueError("key must be a PRNG key when dropout trains with p > 0; use "

@@ -177,6 +177,24 @@ def test_dropout_rate_errors(p):
         dropout(jnp.ones(3), p, jax.random.key(0))
 
 
+def test_traced_rate_is_the_constant_rate():
+    # A rate read from the state (one program for every rate) draws the same mask as the
+    # same rate compiled in and scales alike (to the last bit: XLA may turn a division by
+    # a constant into a product); a traced 0 keeps every entry unchanged.
+    x = jax.random.normal(jax.random.key(0), (64, 32))
+    key = jax.random.key(1)
+    traced = jax.jit(lambda p: dropout(x, p, key))
+    for p in (0.2, 0.5):
+        got, want = traced(np.float32(p)), jax.jit(lambda: dropout(x, p, key))()
+        np.testing.assert_array_equal(got != 0, want != 0)
+        assert 0.4 < float(jnp.mean(got != 0)) < 0.9
+        np.testing.assert_allclose(got, want, rtol=2.5e-7, atol=0)
+    np.testing.assert_array_equal(traced(np.float32(0.0)), x)
+    assert traced._cache_size() == 1
+    with pytest.raises(TypeError, match="p"):
+        jax.jit(lambda p: dropout(x, p, key))(np.ones(2, np.float32))
+
+
 def test_dropout_needs_key():
     with pytest.raises(ValueError, match="key"):
         dropout(jnp.ones(3), 0.5, None)

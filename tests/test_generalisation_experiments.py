@@ -1,6 +1,7 @@
 """Catalogue section C: each experiment's --quick run and the numbers it must reach."""
 
 import numpy as np
+from _compiles import count_compiles
 
 from _helpers import run_quick as _run
 from experiments import (capacity, cross_validation, early_stopping_dropout, lr_schedules,
@@ -21,7 +22,9 @@ def test_capacity(tmp_path):
 
 
 def test_regularization_l1_sparsifies(tmp_path):
-    m = _run(regularization, tmp_path)
+    with count_compiles() as compiled:  # the penalties are numbers in the state
+        m = _run(regularization, tmp_path)
+    assert compiled.names.count("jit(_fused)") == 1, compiled.names
     r = m["result"]
     assert m["ok"]
     frac = {k: r[k]["fraction_|w|<1e-3"] for k in ("plain", "L2", "L1")}
@@ -43,7 +46,9 @@ def test_lr_schedules_plateau_lowers_rate(tmp_path):
 
 
 def test_early_stopping_dropout(tmp_path):
-    m = _run(early_stopping_dropout, tmp_path)
+    with count_compiles() as compiled:  # the rate is a number in the state
+        m = _run(early_stopping_dropout, tmp_path)
+    assert compiled.names.count("jit(_fused)") == 1, compiled.names
     assert m["ok"]
     for p in (0.0, 0.2, 0.5):
         r = m["result"][f"p={p}"]

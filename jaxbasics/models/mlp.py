@@ -41,7 +41,7 @@ def _init_mlp(key: Array, sizes: tuple[int, ...], init: str, std: float):
     return draw_linears(key, list(zip(sizes[:-1], sizes[1:])), init, std)
 
 
-def apply_mlp(params: list[dict[str, Array]], x: Array, *, p: float = 0.0,
+def apply_mlp(params: list[dict[str, Array]], x: Array, *, p: float | Array = 0.0,
               key: Array | None = None, train: bool = False, relu_logits: bool = False,
               activation: Callable[[Array], Array] = jax.nn.relu) -> Array:
     """Logits (n, classes) float32 from x (n, ...) flattened to (n, in).
@@ -51,11 +51,12 @@ def apply_mlp(params: list[dict[str, Array]], x: Array, *, p: float = 0.0,
         logits are >= 0); off by default.
     p, key, train: with ``p > 0`` and ``train``, inverted dropout after each hidden
         activation, one key per layer split from ``key``; ``train=False`` is deterministic.
+        ``p`` may be a traced () float (one compiled program for several rates).
     """
-    check_rate(p)
+    p = check_rate(p)
     h = x.reshape(x.shape[0], -1)
-    keys = (jax.random.split(key, len(params)) if (train and p > 0 and key is not None)
-            else [None] * len(params))
+    drops = train and key is not None and not (isinstance(p, float) and p == 0.0)
+    keys = jax.random.split(key, len(params)) if drops else [None] * len(params)
     for i, layer in enumerate(params):
         h = apply_linear(layer, h)
         if i < len(params) - 1:
