@@ -63,9 +63,10 @@ def objective(params, pts):
     return compute_error(params["b"], params["w"], pts)
 
 
-def make(learning_rate: float = LEARNING_RATE) -> Step:
-    """The same descent with ``jax.grad``: the error as the objective, SGD lr 1e-4."""
-    return make_step(objective, optim.make("sgd", learning_rate))
+def make(learning_rate: float = LEARNING_RATE, *, quick_compile: bool | None = None) -> Step:
+    """The same descent with ``jax.grad``: the error as the objective, SGD lr 1e-4
+    (``quick_compile``: see :class:`~jaxbasics.train.Step`)."""
+    return make_step(objective, optim.make("sgd", learning_rate), quick_compile=quick_compile)
 
 
 def with_autodiff(step: Step, pts, iterations: int = ITERATIONS, mode: str = "fused"):
@@ -115,9 +116,10 @@ def body(args) -> _cli.Outcome:
 
 
 def workloads(quick: bool) -> list[Workload]:
-    """The seed's 1000 steps with jax.grad, for ``jit_vs_eager``."""
+    """The seed's 1000 steps with jax.grad, for ``jit_vs_eager``, on XLA's full pipeline
+    (the steady state; a default run compiles them quick)."""
     pts = points(_cli.keys(0, 1)[0])
-    step = make()
+    step = make(quick_compile=False)
 
     def run(mode: str, steps: int) -> float:
         return with_autodiff(step, pts, steps, mode)[1][-1]

@@ -77,9 +77,11 @@ def floor(problem: str) -> float:
     return float(np.mean((X @ coef - y) ** 2))
 
 
-def make(problem: str, name: str) -> Step:
-    """The training step of ``name`` on ``problem``."""
-    return make_step(PROBLEMS[problem][0], optimizer(problem, name))
+def make(problem: str, name: str, *, quick_compile: bool | None = None) -> Step:
+    """The training step of ``name`` on ``problem`` (``quick_compile``: see
+    :class:`~jaxbasics.train.Step`)."""
+    return make_step(PROBLEMS[problem][0], optimizer(problem, name),
+                     quick_compile=quick_compile)
 
 
 def run(step: Step, problem: str, data, steps: int, mode: str = "fused"):
@@ -128,8 +130,9 @@ def body(args) -> _cli.Outcome:
 
 
 def workloads(quick: bool) -> list[Workload]:
-    """Adam on the 256-point regression, for ``jit_vs_eager``."""
-    step, data = make("linreg", "adam"), PROBLEMS["linreg"][2]()
+    """Adam on the 256-point regression, for ``jit_vs_eager``, on XLA's full pipeline (the
+    steady state; a default run compiles it quick)."""
+    step, data = make("linreg", "adam", quick_compile=False), PROBLEMS["linreg"][2]()
 
     def run_adam(mode: str, steps: int) -> float:
         return run(step, "linreg", data, steps, mode)[1][-1]

@@ -136,6 +136,30 @@ def test_a_new_step_compiles_its_own_programs(mode):
     assert compiled.count >= 1, compiled
 
 
+@pytest.mark.parametrize("mode", ["jit", "fused"])
+def test_a_fit_and_an_evaluation_trace_their_functions_once(mode):
+    # The loops call step.jit (and the evaluation a jitted metrics function), so the
+    # trace JAX caches serves both the shapes of the history and the loop body: tracing a
+    # large model costs once, not four times (the fused epoch nests two loops).
+    traces = {"objective": 0, "metrics": 0}
+
+    def objective(params, batch):
+        traces["objective"] += 1
+        return mse_objective(params, batch)
+
+    def metrics(params, batch):
+        traces["metrics"] += 1
+        return mse_metrics(params, batch)
+
+    step = make_step(objective, SGD, metrics=metrics)
+    state, _ = fit(step, fresh(step), DATA, epochs=2, batch_size=BATCH, key=SHUFFLE, mode=mode)
+    step.evaluate(state, DATA, batch_size=10)
+    assert traces == {"objective": 1, "metrics": 1}
+    fit(step, state, DATA, epochs=1, batch_size=BATCH, key=SHUFFLE, mode=mode)
+    step.evaluate(state, DATA, batch_size=10)
+    assert traces == {"objective": 1, "metrics": 1}
+
+
 # A wide linear layer: an evaluation pass over its 4,096 rows is about 4.8e9 flops
 # (estimated over 30 ms).
 WIDE_X = jax.device_put(np.random.default_rng(0).normal(size=(4096, 768)).astype(np.float32))
