@@ -22,10 +22,11 @@ def pyplot():
     return plt
 
 
-def _save(fig, path: str | os.PathLike) -> Path:
+def _save(fig, path: str | os.PathLike, *, tight: bool = True) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
     pyplot().close(fig)
     return path
@@ -97,23 +98,40 @@ def surface_with_paths(path: str | os.PathLike, X: np.ndarray, Y: np.ndarray, Z:
 def digits(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray,
            predicted: np.ndarray, *, title: str = "", columns: int = 8) -> Path:
     """A grid of images (n, 28, 28[, 1]) titled "pred (true)", wrong ones in red."""
-    return _save(digits_figure(images, labels, predicted, title=title, columns=columns), path)
+    return _save(digits_figure(images, labels, predicted, title=title, columns=columns), path,
+                 tight=False)
 
 
 def digits_figure(images: np.ndarray, labels: np.ndarray, predicted: np.ndarray, *,
                   title: str = "", columns: int = 8):
-    """The figure of :func:`digits`, not saved (e.g. for TensorBoard); the caller closes it."""
-    n = len(images)
+    """The figure of :func:`digits`, not saved (e.g. for TensorBoard); the caller closes it.
+
+    One image of all the digits (each scaled to its own range, as ``imshow`` would) on one
+    axis, the labels as text: a grid of 32 subplots took 0.75-0.9 s to draw and save, this
+    about a tenth of it."""
+    images = np.asarray(images, np.float32)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    n, h, w = images.shape[:3]
     rows = -(-n // columns)
-    fig, axes = pyplot().subplots(rows, columns, figsize=(columns * 1.1, rows * 1.25))
-    for i, ax in enumerate(np.atleast_1d(axes).ravel()):
-        ax.axis("off")
-        if i < n:
-            ax.imshow(np.asarray(images[i]).squeeze(), cmap="gray")
-            ok = predicted[i] == labels[i]
-            ax.set_title(f"{predicted[i]} ({labels[i]})", fontsize=8,
-                         color="black" if ok else "red")
+    low = images.reshape(n, -1).min(1).reshape(n, *([1] * (images.ndim - 1)))
+    high = images.reshape(n, -1).max(1).reshape(n, *([1] * (images.ndim - 1)))
+    scaled = (images - low) / np.where(high > low, high - low, 1)
+    gap, label = max(w // 5, 2), max(h // 3, 6)  # pixels between cells, above each cell
+    cell_h, cell_w = label + h, gap + w
+    mosaic = np.ones((rows * cell_h + gap, columns * cell_w, *images.shape[3:]), np.float32)
+    width = columns * 1.1  # inches; the height keeps the pixels square
+    height = width * mosaic.shape[0] / mosaic.shape[1] + (0.3 if title else 0)
+    fig = pyplot().figure(figsize=(width, height))
+    ax = fig.add_axes((0, 0, 1, 1 - (0.3 / height if title else 0)))
+    for i in range(n):
+        top, left = (i // columns) * cell_h + label, (i % columns) * cell_w + gap // 2
+        mosaic[top:top + h, left:left + w] = scaled[i]
+        ok = predicted[i] == labels[i]
+        ax.text(left + w / 2, top - 1, f"{predicted[i]} ({labels[i]})", ha="center",
+                va="bottom", fontsize=8, color="black" if ok else "red")
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest", aspect="auto")
+    ax.axis("off")
     if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=9, y=1 - 0.12 / height)
     return fig
