@@ -79,7 +79,8 @@ def small_loop_variants() -> dict[str, Callable]:
     run = lambda: fit(step, state, data, epochs=epochs, batch_size=bs, key=key,  # noqa: E731
                       mode="fused")[1].loss[-1]
     run()
-    program, chunk_args = step._programs["fused"], (np.int32(epochs), np.int32(n // bs))
+    program = step._programs["fused"].jitted["full"]  # the pipeline quick_compile=False takes
+    chunk_args = (np.int32(epochs), np.int32(n // bs))
     return {
         "one dispatch (x + 1)": lambda: nothing(zero),
         "300 empty loop steps": lambda: empty(zero),
