@@ -114,8 +114,8 @@ def digits_figure(images: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
         images = images[..., 0]
     n, h, w = images.shape[:3]
     rows = -(-n // columns)
-    low = images.reshape(n, -1).min(1).reshape(n, *([1] * (images.ndim - 1)))
-    high = images.reshape(n, -1).max(1).reshape(n, *([1] * (images.ndim - 1)))
+    per_image = tuple(range(1, images.ndim))
+    low, high = images.min(per_image, keepdims=True), images.max(per_image, keepdims=True)
     scaled = (images - low) / np.where(high > low, high - low, 1)
     gap, label = max(w // 5, 2), max(h // 3, 6)  # pixels between cells, above each cell
     cell_h, cell_w = label + h, gap + w
