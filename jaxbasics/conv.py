@@ -19,6 +19,7 @@ one. :func:`batch_norm` does what PyTorch does.
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import jax
@@ -229,16 +230,53 @@ def max_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
     Non-overlapping windows that tile x exactly (stride == kernel_size, no padding, the
     classic 2x2 pool) are a reshape and a max: the same values, and a gradient XLA's CPU
     backend runs several times faster than ``reduce_window``'s select-and-scatter (ties,
-    which only exact repeats produce, share the gradient instead of one taking it all).
+    which only exact repeats produce, share the gradient instead of the first taking it
+    all as in PyTorch; see :func:`_tiled_max_bwd`).
     """
     k = _pair("kernel_size", kernel_size)
     if (stride is None or _pair("stride", stride) == k) and _pair(
             "padding", padding, allow_zero=True) == (0, 0) and jnp.ndim(x) == 4:
         n, h, w, c = x.shape
         if h % k[0] == 0 and w % k[1] == 0:
-            return x.reshape(n, h // k[0], k[0], w // k[1], k[1], c).max(axis=(2, 4))
+            return _tiled_max(x, k)
     y, _ = _pool(x, kernel_size, stride, padding, -jnp.inf, jax.lax.max)
     return y
+
+
+def _windows(x: Array, k: tuple[int, int]) -> Array:
+    """x (n, h, w, c) as its k-windows, (n, h // kh, kh, w // kw, kw, c)."""
+    n, h, w, c = x.shape
+    return x.reshape(n, h // k[0], k[0], w // k[1], k[1], c)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _tiled_max(x: Array, k: tuple[int, int]) -> Array:
+    """The max of each window of non-overlapping windows that tile x: (n, h/kh, w/kw, c)."""
+    return _windows(x, k).max(axis=(2, 4))
+
+
+def _tiled_max_fwd(x, k):
+    y = _tiled_max(x, k)
+    return y, (x, y)
+
+
+def _tiled_max_bwd(k, residuals, g):
+    """JAX's gradient of a max, ``(x == y) * (g / ties)`` (ties share the gradient; they
+    are common: a constant background gives equal values), with the ties counted by adding
+    the window's kh * kw comparisons elementwise. XLA's CPU backend runs the reductions
+    over the window axes that JAX's own rule uses several times slower: on a Zen 4 the
+    fused LeNet epoch took 0.8x the time this way. PyTorch gives a tied window's whole
+    gradient to its first maximum; written that way here (a select per position) the
+    epoch was no faster than JAX's rule, so the shared gradient stays."""
+    x, y = residuals
+    xs = _windows(x, k)
+    hits = [[xs[:, :, i, :, j, :] == y for j in range(k[1])] for i in range(k[0])]
+    share = g / sum(h.astype(g.dtype) for row in hits for h in row)
+    grad = jnp.stack([jnp.stack([h * share for h in row], axis=3) for row in hits], axis=2)
+    return (grad.reshape(x.shape),)
+
+
+_tiled_max.defvjp(_tiled_max_fwd, _tiled_max_bwd)
 
 
 def avg_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,

@@ -49,6 +49,28 @@ def test_avg_pool_counts_padding_and_max_pool_ignores_it():
     assert conv.max_pool2d(-x, 2, 1, 1)[0, 0, 0, 0] == -1.0
 
 
+@pytest.mark.parametrize("k", [2, 3, (2, 3)])
+def test_tiled_max_pool_gradient_is_jaxs_rule_with_ties(k):
+    """The 2x2-style pool's own backward (ties counted elementwise) gives JAX's gradient
+    of a max, ties shared, on integer inputs full of ties; the values are reduce_window's."""
+    kh, kw = (k, k) if isinstance(k, int) else k
+    x = jnp.asarray(np.random.default_rng(0).integers(0, 3, (2, 2 * kh, 3 * kw, 3)), jnp.float32)
+    y = conv.max_pool2d(x, k)
+    weights = jnp.arange(1.0, 1.0 + y.size).reshape(y.shape)
+    mine = jax.grad(lambda a: (conv.max_pool2d(a, k) * weights).sum())(x)
+    rule = jax.grad(lambda a: (a.reshape(2, 2, kh, 3, kw, 3).max(axis=(2, 4)) * weights).sum())(x)
+    np.testing.assert_array_equal(mine, rule)
+    windows = np.asarray(x).reshape(2, 2, kh, 3, kw, 3)
+    ties = (windows == windows.max(axis=(2, 4), keepdims=True)).sum(axis=(2, 4))
+    assert (ties > 1).any() and (ties == 1).any()  # both cases are exercised
+    # each window passes on exactly its output's gradient, split among its maxima
+    np.testing.assert_allclose(np.asarray(mine).reshape(2, 2, kh, 3, kw, 3).sum(axis=(2, 4)),
+                               weights, rtol=1e-6)
+    np.testing.assert_array_equal(y, jax.lax.reduce_window(x, -jnp.inf, jax.lax.max,
+                                                           (1, kh, kw, 1), (1, kh, kw, 1), "VALID"))
+    assert jax.jit(jax.grad(lambda a: conv.max_pool2d(a, k).sum()))(x).shape == x.shape
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="x must be 4-D"):
         conv.conv2d(jnp.zeros((3, 3)), jnp.zeros((1, 1, 1, 1)))

@@ -124,6 +124,29 @@ def test_max_dim_gradient_goes_to_the_first_tie_like_torch():
     np.testing.assert_allclose(jax.grad(jnp.max)(jnp.asarray(x)), _tgrad(torch.max, x))
 
 
+def test_max_pool_gradient_is_torchs_without_ties_and_shared_at_ties():
+    """Distinct values: the gradient is PyTorch's exactly. A tied window: PyTorch gives its
+    whole gradient to the first maximum, ours shares it (JAX's rule; the docstring says
+    so); each window passes on the same total."""
+    x = np.random.default_rng(1).permutation(2 * 4 * 6 * 3).astype(np.float32).reshape(2, 4, 6, 3)
+    w = np.arange(1.0, 1.0 + 2 * 2 * 3 * 3, dtype=np.float32).reshape(2, 2, 3, 3)
+
+    def both(x):
+        ours = jax.grad(lambda a: (conv.max_pool2d(a, 2) * w).sum())(jnp.asarray(x))
+        t = torch.tensor(x).permute(0, 3, 1, 2).requires_grad_()
+        (F.max_pool2d(t, 2) * torch.tensor(w).permute(0, 3, 1, 2)).sum().backward()
+        return np.array(ours), t.grad.permute(0, 2, 3, 1).numpy()
+
+    ours, theirs = both(x)
+    np.testing.assert_array_equal(ours, theirs)
+    x[0, :2, :2, 0] = 100.0  # window (0, 0, 0, 0): four equal maxima
+    ours, theirs = both(x)
+    np.testing.assert_array_equal(theirs[0, :2, :2, 0], [[w[0, 0, 0, 0], 0], [0, 0]])
+    np.testing.assert_array_equal(ours[0, :2, :2, 0], np.full((2, 2), w[0, 0, 0, 0] / 4))
+    ours[0, :2, :2, 0] = theirs[0, :2, :2, 0]
+    np.testing.assert_array_equal(ours, theirs)
+
+
 def test_where_with_a_nonfinite_branch_is_nan_in_both_and_double_where_fixes_it():
     x = np.array([0.0, 4.0], np.float32)
     naive = jax.grad(lambda v: jnp.where(v > 0, jnp.sqrt(v), 0.0).sum())(jnp.asarray(x))
