@@ -71,6 +71,22 @@ def test_tiled_max_pool_gradient_is_jaxs_rule_with_ties(k):
     assert jax.jit(jax.grad(lambda a: conv.max_pool2d(a, k).sum()))(x).shape == x.shape
 
 
+@pytest.mark.parametrize("k, s, p", [((3, 3), (1, 1), (1, 1)), ((3, 3), (2, 2), (1, 1)),
+                                     ((2, 2), (2, 2), (0, 0))])
+def test_overlapping_max_pool_is_reduce_window_values_and_gradient(k, s, p):
+    """The slices max pool and its backward against ``lax.reduce_window`` and JAX's own
+    gradient of it (select-and-scatter, which also picks the first maximum), on a 7x7
+    input full of ties."""
+    x = jnp.asarray(np.random.default_rng(0).integers(0, 3, (2, 7, 7, 3)), jnp.float32)
+    pads = ((0, 0), (p[0], p[0]), (p[1], p[1]), (0, 0))
+    ref = lambda a: jax.lax.reduce_window(a, -jnp.inf, jax.lax.max, (1, *k, 1), (1, *s, 1), pads)  # noqa: E731
+    np.testing.assert_array_equal(conv.max_pool2d(x, k, s, p), ref(x))
+    w = jnp.asarray(np.random.default_rng(1).normal(size=ref(x).shape), jnp.float32)
+    mine = jax.grad(lambda a: (conv.max_pool2d(a, k, s, p) * w).sum())(x)
+    np.testing.assert_allclose(mine, jax.grad(lambda a: (ref(a) * w).sum())(x), atol=1e-6)
+    np.testing.assert_allclose(mine.sum(), w.sum(), rtol=1e-5)  # every output passes its all on
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="x must be 4-D"):
         conv.conv2d(jnp.zeros((3, 3)), jnp.zeros((1, 1, 1, 1)))

@@ -147,6 +147,23 @@ def test_max_pool_gradient_is_torchs_without_ties_and_shared_at_ties():
     np.testing.assert_array_equal(ours, theirs)
 
 
+@pytest.mark.parametrize("k, s, p", [(3, 1, 1), (3, 2, 1), ((3, 2), (2, 1), (1, 0)), (2, 2, 0)])
+def test_overlapping_max_pool_gradient_goes_to_the_first_maximum_like_torch(k, s, p):
+    """Windows that overlap or do not tile x (GoogLeNet's 3x3 stride-1 pool, a 7x7 input
+    under 2x2) take the slices path: PyTorch's values, and at ties (integer inputs) its
+    gradient too, the whole of it to the window's first maximum."""
+    x = np.random.default_rng(2).integers(0, 3, (2, 7, 7, 3)).astype(np.float32)
+    y = conv.max_pool2d(jnp.asarray(x), k, s, p)
+    w = np.random.default_rng(3).normal(size=y.shape).astype(np.float32)
+    g = jax.jit(jax.grad(lambda a: (conv.max_pool2d(a, k, s, p) * w).sum()))(jnp.asarray(x))
+    t = torch.tensor(x).permute(0, 3, 1, 2).requires_grad_()
+    yt = F.max_pool2d(t, k, s, p)
+    (yt * torch.tensor(w).permute(0, 3, 1, 2)).sum().backward()
+    np.testing.assert_array_equal(y, yt.detach().permute(0, 2, 3, 1).numpy())
+    np.testing.assert_allclose(g, t.grad.permute(0, 2, 3, 1).numpy(), atol=1e-6)
+    assert np.count_nonzero(np.asarray(g)) < x.size  # ties: some elements get nothing
+
+
 def test_where_with_a_nonfinite_branch_is_nan_in_both_and_double_where_fixes_it():
     x = np.array([0.0, 4.0], np.float32)
     naive = jax.grad(lambda v: jnp.where(v > 0, jnp.sqrt(v), 0.0).sum())(jnp.asarray(x))
