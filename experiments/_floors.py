@@ -23,31 +23,22 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxbasics import bench
 from jaxbasics.bench import cpu_model, matmul_gflops, mlp_flops
 
 
 def interleaved(variants: dict[str, Callable], rounds: int, calls: int) -> dict[str, float]:
-    """Median seconds per call of each variant: each round times ``calls`` calls of every
-    variant in turn (median within the round), then the median over rounds."""
-    for f in variants.values():
-        jax.block_until_ready(f())
-    per_round: dict[str, list[float]] = {k: [] for k in variants}
-    for _ in range(rounds):
-        for name, f in variants.items():
-            times = []
-            for _ in range(calls):
-                start = time.perf_counter()
-                jax.block_until_ready(f())
-                times.append(time.perf_counter() - start)
-            per_round[name].append(statistics.median(times))
-    return {k: statistics.median(v) for k, v in per_round.items()}
+    """Median seconds per call of each variant over ``rounds`` rounds in which every
+    variant runs in turn (:func:`jaxbasics.bench.interleaved`); a variant under 10 ms a
+    call runs up to ``calls`` times a round, the round's median counting."""
+    timed = bench.interleaved(variants, rounds=rounds, fast=0.01, max_calls=calls)
+    return {name: t.seconds for name, t in timed.items()}
 
 
 def small_loop_variants() -> dict[str, Callable]:

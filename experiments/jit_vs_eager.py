@@ -5,12 +5,15 @@
 eager: no jit, each operation dispatched from Python; jit: one compiled step per batch;
 fused: whole epochs (or a whole full-batch run) in one compiled ``lax.scan``; torch: the
 seed's loop (``zero_grad``/``backward``/``step``) on the CPU, when ``torch`` is importable.
-Run times are medians after a first call; compile time (first call minus the median) is
-reported apart. Ratios come from one run on one machine: compare them, not the seconds;
-the CPU model is printed in the header and stored in every row. Memory: each row's peak
-resident set while it ran (Linux: the peak window is reset before each row), and how
-much that peak rose above the resident set at the row's start; the process holds every
-workload's data and both libraries, so the growth is the figure to compare.
+jit, fused and PyTorch are timed in the same rounds, one run of each in turn
+(:func:`jaxbasics.bench.interleaved`), so a slow spell of a shared machine lands on all
+three; run times are medians over the rounds after a first call, compile time (first call
+minus the median) apart, and PyTorch / fused and PyTorch / jit are the medians of the
+rounds' own ratios. Ratios come from one run on one machine: compare them, not the
+seconds; the CPU model is printed in the header and stored in every row. Memory: each
+row's peak resident set over its calls (Linux: the peak window is reset before each call),
+and the most that peak rose above the resident set at the call's start; the process holds
+every workload's data and both libraries, so the rise is the figure to compare.
 The workloads come from each experiment module's ``workloads(quick)``.
 """
 
@@ -28,7 +31,7 @@ import jax
 
 from experiments import CATALOGUE, _cli
 from experiments._workload import Workload
-from jaxbasics.bench import cpu_model, matmul_gflops, reset_peak_rss, rss_mib, time_call
+from jaxbasics.bench import Timing, cpu_model, interleaved, matmul_gflops, per_round_ratio
 
 
 def collect(quick: bool) -> list[Workload]:
@@ -41,64 +44,68 @@ def collect(quick: bool) -> list[Workload]:
     return found
 
 
-# Runs faster than FAST seconds are timed again, FAST_REPEATS times (at most FAST_SECONDS in
-# all): on a shared machine one preemption is several such runs, so five repeats of a
-# 0.4 ms loop gave medians from 0.41 to 0.73 ms.
+# Runs faster than FAST seconds are called several times per round (at most FAST_REPEATS,
+# about FAST_SECONDS in all): on a shared machine one preemption is several such runs, so
+# five repeats of a 0.4 ms loop gave medians from 0.41 to 0.73 ms.
 FAST, FAST_REPEATS, FAST_SECONDS = 0.01, 200, 1.0
+# PyTorch's name in the rows; jit, fused and it are timed in the same rounds.
+TORCH = "seed loop"
 
 
-def _memory(before: float) -> dict:
-    """The row's peak RSS since :func:`reset_peak_rss` and its rise over ``before``."""
-    peak = rss_mib()[1]
-    return {"peak_rss_mib": peak, "rss_growth_mib": peak - before}
+def _row(w: Workload, impl: str, mode: str, t, units: int) -> dict:
+    row = {"workload": w.name, "impl": impl, "mode": mode,
+           "seconds": t.seconds * w.units / units, "compile_seconds": t.compile_seconds,
+           "runs": [r * w.units / units for r in t.runs], "result": float(t.result),
+           "peak_rss_mib": t.peak_rss_mib, "rss_growth_mib": t.rss_growth_mib}
+    if units != w.units:
+        row["extrapolated_from"] = f"{units} {w.unit}s"
+    if w.flops and impl == "jax":
+        row["gflops"] = w.flops * w.units / row["seconds"] / 1e9
+    return row
 
 
 def measure(w: Workload, *, repeats: int, with_torch: bool) -> list[dict]:
-    """Rows {"workload", "impl", "mode", "seconds", "compile_seconds", "result",
-    "peak_rss_mib", "rss_growth_mib", ...}."""
-    rows = []
-    for mode in ("eager", "jit", "fused"):
-        units = w.units if mode != "eager" or not w.eager_units else min(w.eager_units, w.units)
-        reset_peak_rss()
-        before = rss_mib()[0]
-        t = time_call(w.run, mode, units, repeats=1 if mode == "eager" else repeats,
-                      max_seconds=20)
-        seconds = t.seconds
-        if mode != "eager" and seconds < FAST:  # a few runs of a millisecond are noise
-            seconds = time_call(w.run, mode, units, repeats=FAST_REPEATS,
-                                max_seconds=FAST_SECONDS).seconds
-        row = {"workload": w.name, "impl": "jax", "mode": mode,
-               "seconds": seconds * w.units / units,
-               "compile_seconds": 0.0 if mode == "eager" else t.compile_seconds,
-               "result": float(t.result), **_memory(before)}
-        if units != w.units:
-            row["extrapolated_from"] = f"{units} {w.unit}s"
-        if w.flops:
-            row["gflops"] = w.flops * w.units / row["seconds"] / 1e9
-        rows.append(row)
+    """Rows {"workload", "impl", "mode", "seconds", "compile_seconds", "runs", "result",
+    "peak_rss_mib", "rss_growth_mib", ...}: eager timed on its own (slow; on a prefix of
+    ``eager_units`` if set, scaled up), then jit, fused and the PyTorch original
+    interleaved, ``repeats`` rounds (:func:`jaxbasics.bench.interleaved`), so that their
+    ratios are taken round by round."""
+    units = min(w.eager_units or w.units, w.units)
+    eager = interleaved({"eager": lambda: w.run("eager", units)}, rounds=1, max_seconds=20)
+    eager["eager"].compile_seconds = 0.0  # nothing compiles: the first call is a run too
+    rows = [_row(w, "jax", "eager", eager["eager"], units)]
+    variants = {"jit": lambda: w.run("jit", w.units), "fused": lambda: w.run("fused", w.units)}
     if with_torch and w.torch is not None:
-        reset_peak_rss()
-        before = rss_mib()[0]
-        t = time_call(w.torch, w.units, repeats=3, max_seconds=30)
-        rows.append({"workload": w.name, "impl": "torch", "mode": "seed loop",
-                     "seconds": t.seconds, "compile_seconds": 0.0, "result": float(t.result),
-                     **_memory(before)})
+        variants[TORCH] = lambda: w.torch(w.units)
+    timed = interleaved(variants, rounds=repeats, fast=FAST, fast_seconds=FAST_SECONDS,
+                        max_calls=FAST_REPEATS, max_seconds=30)
+    for mode, t in timed.items():
+        if mode == TORCH:
+            t.compile_seconds = 0.0
+        rows.append(_row(w, "torch" if mode == TORCH else "jax", mode, t, w.units))
     return rows
 
 
+def _ratio(a: dict, b: dict) -> float:
+    """a's time over b's, median over the rounds they were timed in together."""
+    return per_round_ratio(*(Timing(r["seconds"], 0.0, r.get("runs", [])) for r in (a, b)))
+
+
 def ratios(rows: list[dict]) -> list[list]:
-    """Speed-ups per workload: torch/fused, torch/jit, eager/jit, and end to end."""
+    """Speed-ups per workload: torch/fused, torch/jit (each the median over rounds of the
+    round's ratio), eager/jit, and torch over fused plus its compile time."""
     out = []
     for name in dict.fromkeys(r["workload"] for r in rows):
         by = {r["mode"]: r for r in rows if r["workload"] == name}
-        torch_s = by.get("seed loop", {}).get("seconds")
+        torch = by.get(TORCH)
         fused, jit = by["fused"], by["jit"]
         out.append([
             name,
-            f"{torch_s / fused['seconds']:.3g}x" if torch_s else "-",
-            f"{torch_s / jit['seconds']:.3g}x" if torch_s else "-",
+            f"{_ratio(torch, fused):.3g}x" if torch else "-",
+            f"{_ratio(torch, jit):.3g}x" if torch else "-",
             f"{by['eager']['seconds'] / jit['seconds']:.3g}x",
-            f"{torch_s / (fused['seconds'] + fused['compile_seconds']):.3g}x" if torch_s else "-",
+            f"{torch['seconds'] / (fused['seconds'] + fused['compile_seconds']):.3g}x"
+            if torch else "-",
         ])
     return out
 

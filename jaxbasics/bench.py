@@ -1,6 +1,8 @@
 """Timing for benchmarks: warm-up, ``block_until_ready``, median of repeats, compile apart.
 
 Speed is measured here and reported as ratios from one run; tests never assert a time.
+:func:`time_call` times one function; :func:`interleaved` times several against each other
+in rounds, so that a shared machine's drift slows them alike.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import dataclasses
 import os
 import statistics
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +29,8 @@ class Timing:
     compile_seconds: float
     runs: list[float]
     result: Any = None
+    peak_rss_mib: float = float("nan")
+    rss_growth_mib: float = float("nan")
 
 
 def _call(fn: Callable, args: tuple) -> tuple[float, Any]:
@@ -58,6 +62,74 @@ def time_call(fn: Callable[..., Any], *args: Any, repeats: int = 5,
         return Timing(first, 0.0, [first], out)
     median = statistics.median(runs)
     return Timing(median, max(first - median, 0.0), runs, out)
+
+
+def interleaved(variants: Mapping[str, Callable[[], Any]], *, rounds: int = 5,
+                fast: float = 0.0, fast_seconds: float = 1.0, max_calls: int = 200,
+                max_seconds: float | None = None) -> dict[str, Timing]:
+    """Time several callables against each other on a machine whose speed drifts.
+
+    Each variant is called once first (it compiles); then, round after round, every
+    variant runs in turn, so a slow spell lands on all of them and the ratio of two
+    variants is best taken round by round (``Timing.runs`` holds one time per round, the
+    same rounds for every variant). A variant whose second call (made when the first,
+    compile included, took less than ``fast_seconds``) takes less than ``fast`` seconds
+    runs enough calls per round to fill ``fast_seconds / rounds`` (at most
+    ``max_calls``), the round's median counting as its time: one preemption is many such
+    calls. Rounds stop early once ``max_seconds`` have been spent on them (at least
+    one round runs). Where Linux allows, each variant's peak resident memory over its
+    calls is kept too, and the most it rose above the resident set before a call.
+    Returns ``{name: Timing}``: the median over rounds, compile time (first call minus
+    that median), the rounds' times, the last result and the memory figures.
+    """
+    positive("rounds", rounds, integer=True)
+    first: dict[str, float] = {}
+    out: dict[str, Any] = {}
+    peaks: dict[str, list[float]] = {name: [] for name in variants}
+    rises: dict[str, list[float]] = {name: [] for name in variants}
+
+    def call(name: str) -> float:
+        tracked = reset_peak_rss()
+        before = rss_mib()[0]
+        seconds, out[name] = _call(variants[name], ())
+        if tracked:
+            peak = rss_mib()[1]
+            peaks[name].append(peak)
+            rises[name].append(peak - before)
+        return seconds
+
+    for name in variants:
+        first[name] = call(name)
+    calls = {name: 1 for name in variants}
+    for name in variants:
+        if fast > 0 and first[name] < fast_seconds:  # compile included: it may be fast
+            once = call(name)
+            if once < fast:
+                calls[name] = min(max_calls, max(1, int(fast_seconds / rounds / once)))
+    runs: dict[str, list[float]] = {name: [] for name in variants}
+    spent = 0.0
+    for _ in range(rounds):
+        for name in variants:
+            times = [call(name) for _ in range(calls[name])]
+            runs[name].append(statistics.median(times))
+            spent += sum(times)
+        if max_seconds is not None and spent > max_seconds:
+            break
+    timings = {}
+    for name in variants:
+        median = statistics.median(runs[name])
+        timings[name] = Timing(median, max(first[name] - median, 0.0), runs[name], out[name],
+                               max(peaks[name], default=float("nan")),
+                               max(rises[name], default=float("nan")))
+    return timings
+
+
+def per_round_ratio(numerator: Timing, denominator: Timing) -> float:
+    """The median over rounds of ``numerator``'s time over ``denominator``'s, for two
+    timings from one :func:`interleaved` call (else the ratio of their medians)."""
+    if len(numerator.runs) == len(denominator.runs) > 0:
+        return statistics.median(a / b for a, b in zip(numerator.runs, denominator.runs))
+    return numerator.seconds / denominator.seconds
 
 
 def mlp_flops(sizes: tuple[int, ...], examples: int) -> float:

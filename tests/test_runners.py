@@ -7,7 +7,8 @@ import pytest
 
 from experiments import __main__ as catalogue
 from experiments import jit_vs_eager
-from jaxbasics.bench import cpu_model, reset_peak_rss, rss_mib, time_call
+from jaxbasics.bench import (Timing, cpu_model, interleaved, per_round_ratio, reset_peak_rss,
+                             rss_mib, time_call)
 
 
 def test_catalogue_runner_writes_report(tmp_path, capsys):
@@ -30,7 +31,8 @@ def test_jit_vs_eager_quick(tmp_path):
     modes = {r["mode"]: r for r in rows if r["workload"].startswith("linear regression, 256")}
     assert set(modes) == {"eager", "jit", "fused"}
     assert all({"workload", "impl", "mode", "seconds", "compile_seconds", "result", "cpu",
-                "peak_rss_mib", "rss_growth_mib"} <= set(r) for r in rows)
+                "peak_rss_mib", "rss_growth_mib", "runs"} <= set(r) for r in rows)
+    assert len(modes["jit"]["runs"]) == len(modes["fused"]["runs"]) == 2  # quick: two rounds
     assert all(r["cpu"] == cpu_model() and r["peak_rss_mib"] > 0 for r in rows)
     # The three modes compute the same run.
     results = [m["result"] for m in modes.values()]
@@ -77,6 +79,54 @@ def test_time_call_separates_compile_and_blocks():
     t = time_call(fn, 3, repeats=4)
     assert len(calls) == 5 and len(t.runs) == 4 and t.result == 3
     assert t.seconds == statistics.median(t.runs)  # the first (compiling) call is not a run
+
+
+def test_interleaved_runs_the_variants_in_turn_round_after_round():
+    order = []
+
+    def variant(name, value):
+        def run():
+            order.append(name)
+            return value
+        return run
+
+    t = interleaved({"a": variant("a", 1), "b": variant("b", 2)}, rounds=3)
+    assert order == ["a", "b"] * 4  # the first (compiling) calls, then three rounds
+    assert [len(t[k].runs) for k in "ab"] == [3, 3] and (t["a"].result, t["b"].result) == (1, 2)
+    assert all(t[k].seconds == statistics.median(t[k].runs) and t[k].compile_seconds >= 0
+               for k in "ab")
+
+
+def test_interleaved_repeats_fast_variants_within_a_round_and_stops_at_max_seconds():
+    import time
+    calls = {"quick": 0, "slow": 0}
+
+    def quick():
+        calls["quick"] += 1
+
+    def slow():
+        calls["slow"] += 1
+        time.sleep(0.05)  # slower than fast_seconds: called once a round, never calibrated
+
+    t = interleaved({"quick": quick, "slow": slow}, rounds=2, fast=0.01, fast_seconds=0.015,
+                    max_calls=7)
+    assert calls == {"quick": 1 + 1 + 2 * 7, "slow": 1 + 2}
+    assert len(t["quick"].runs) == len(t["slow"].runs) == 2
+    calls.update(quick=0, slow=0)
+    t = interleaved({"quick": quick, "slow": slow}, rounds=5, fast=0.01, fast_seconds=0.015,
+                    max_calls=7, max_seconds=0.01)
+    assert calls == {"quick": 1 + 1 + 7, "slow": 1 + 1} and len(t["slow"].runs) == 1
+
+
+def test_ratios_are_the_median_of_each_rounds_ratio():
+    torch_t, fused_t = Timing(6.0, 0.0, [2.0, 8.0, 6.0]), Timing(1.0, 0.0, [1.0, 4.0, 1.0])
+    assert per_round_ratio(torch_t, fused_t) == 2.0  # rounds 2, 2, 6; the medians give 6
+    assert per_round_ratio(torch_t, Timing(2.0, 0.0, [2.0])) == 3.0  # not aligned: medians
+    rows = [{"workload": "w", "mode": m, "seconds": t.seconds, "compile_seconds": 0.5,
+             "runs": t.runs} for m, t in (("seed loop", torch_t), ("fused", fused_t),
+                                          ("jit", Timing(3.0, 0.0, [1.0, 4.0, 3.0])),
+                                          ("eager", Timing(30.0, 0.0, [30.0])))]
+    assert jit_vs_eager.ratios(rows) == [["w", "2x", "2x", "10x", "4x"]]
 
 
 def test_command_line_errors_are_one_line_with_exit_code_2(tmp_path):
