@@ -22,14 +22,13 @@ from __future__ import annotations
 import functools
 
 import jax
-from flax import nnx
 
 from experiments import _cli, _data, _logs
 from experiments._workload import Workload
-from jaxbasics import losses, metrics, nn, optim
+from jaxbasics import losses, metrics, optim
 from jaxbasics.bench import mlp_flops
 from jaxbasics.data import load
-from jaxbasics.models import MLP, apply_mlp, init_mlp
+from jaxbasics.models import apply_mlp, init_mlp
 from jaxbasics.train import Step, fit, init_state, make_step
 
 BATCH_SIZE, LEARNING_RATE, EPOCHS, QUICK_EPOCHS = 200, 0.01, 10, 10  # EPOCHS: the seed's
@@ -40,7 +39,11 @@ MIN_ACCURACY = {"quick": 0.6, "mnist": 0.9, "fashion_mnist": 0.85}
 
 def model(key, *, kaiming: bool = True, module: bool = False, relu_logits: bool = False):
     """(apply, params): raw parameters, or the NNX module made functional."""
-    if module:
+    if module:  # Flax is imported here only: the default run does not pay for it
+        from flax import nnx
+
+        from jaxbasics import nn
+        from jaxbasics.models.mlp_nnx import MLP
         return nn.functional(nn.build(lambda: MLP(kaiming=kaiming, relu_logits=relu_logits,
                                                  rngs=nnx.Rngs(key))))
     return (functools.partial(apply_mlp, relu_logits=relu_logits),

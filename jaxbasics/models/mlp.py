@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import jax
-from flax import nnx
 from jax import Array
 
 from jaxbasics._checks import choice, positive
@@ -64,27 +63,3 @@ def apply_mlp(params: list[dict[str, Array]], x: Array, *, p: float | Array = 0.
         elif relu_logits:
             h = activation(h)
     return h
-
-
-class MLP(nnx.Module):
-    """The seed's 784-200-200-10 MLP as an NNX module (``nn.Sequential`` of Linear/ReLU).
-
-    x: (n, 28, 28, 1) or (n, 784) float32 -> logits (n, 10). Kaiming-normal weights (or
-    N(0, 1) with ``kaiming=False``), zero biases; ``relu_logits`` as in :func:`apply_mlp`.
-    """
-
-    def __init__(self, sizes: Sequence[int] = (784, 200, 200, 10), *, kaiming: bool = True,
-                 relu_logits: bool = False, rngs: nnx.Rngs):
-        init = (nnx.initializers.variance_scaling(2.0, "fan_in", "normal") if kaiming
-                else nnx.initializers.normal(1.0))
-        self.layers = nnx.List([nnx.Linear(i, o, kernel_init=init, rngs=rngs)
-                                for i, o in zip(sizes[:-1], sizes[1:])])
-        self.relu_logits = relu_logits
-
-    def __call__(self, x: Array) -> Array:
-        h = x.reshape(x.shape[0], -1)
-        for i, layer in enumerate(self.layers):
-            h = layer(h)
-            if i < len(self.layers) - 1 or self.relu_logits:
-                h = jax.nn.relu(h)
-        return h
