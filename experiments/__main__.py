@@ -74,7 +74,7 @@ def main(argv=None) -> int:
                         "(--source idx --data-dir DIR)")
     args = p.parse_args(argv)
     if argv is None:
-        _cli.compilation_cache()
+        _cli.command_line_settings()
     names = args.only or CATALOGUE
     rows, summary = [], []
     start = time.perf_counter()

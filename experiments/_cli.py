@@ -8,13 +8,14 @@ trains adds the knobs with :func:`add_training_arguments` (``--lr``, ``--batch-s
 :func:`train`, ``fit`` with the command line's options: TensorBoard, checkpoints and
 resume, Ctrl-C, progress bar, chunked compiled calls.
 
-From the command line (``argv`` None) :func:`run` first turns on JAX's persistent
-compilation cache (:func:`compilation_cache`), and ends the process the same way for every
-experiment: a bad value is one line naming the flag, exit 2; a non-finite loss one line
-naming the step, the loss and the learning rate, exit 1; a result below its reference exit
-1; Ctrl-C one line saying how to resume, exit 130; never a traceback. Called from Python
-(``main(argv)``) it changes no global JAX setting and raises instead. The schema, one for
-every experiment::
+From the command line (``argv`` None) :func:`run` first makes the process's settings
+(:func:`command_line_settings`: the persistent compilation cache, the compiler's freed
+memory given back to the system) and ends the process the same way for every experiment: a
+bad value is one line naming the flag, exit 2; a non-finite loss one line naming the step,
+the loss and the learning rate, exit 1; a result below its reference exit 1; Ctrl-C one
+line saying how to resume, exit 130; never a traceback. Called from Python
+(``main(argv)``) it changes no global JAX setting and raises instead.
+The schema, one for every experiment::
 
     {"experiment", "mode", "backend", "seconds", "data_source",
      "result": {...}, "reference": {...}, "ok": bool, "figures": [...]}
@@ -38,6 +39,7 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 
+from jaxbasics import memory
 from jaxbasics import train as engine
 from jaxbasics._once import jit_once
 from jaxbasics.train import MODES
@@ -134,6 +136,23 @@ def _seeded(fn, seed, n: int, static: tuple):
 
 
 CACHE_ENV = "JAXBASICS_COMPILATION_CACHE"
+RELEASE_ENV = "JAXBASICS_RELEASE_MEMORY"  # 0: keep the compiler's freed memory (glibc's arenas)
+
+
+def _switched_off(variable: str) -> bool:
+    """Whether the environment variable says 0, off, false or no."""
+    return os.environ.get(variable, "").lower() in ("0", "off", "false", "no")
+
+
+def command_line_settings() -> None:
+    """What the command line (an experiment's or the catalogue's) sets for its process:
+    JAX's persistent compilation cache (:func:`compilation_cache`) and the memory XLA's
+    compiler frees given back to the system after each compilation
+    (:func:`jaxbasics.memory.release_after_compiles`, unless ``JAXBASICS_RELEASE_MEMORY=0``).
+    """
+    compilation_cache()
+    if not _switched_off(RELEASE_ENV):
+        memory.release_after_compiles()
 
 
 def compilation_cache() -> Path | None:
@@ -145,7 +164,7 @@ def compilation_cache() -> Path | None:
     program is cached, however quick to compile: the experiments' programs are small.
     """
     setting = os.environ.get(CACHE_ENV, "")
-    if setting.lower() in ("0", "off", "false", "no"):
+    if _switched_off(CACHE_ENV):
         return None
     if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return Path(os.environ["JAX_COMPILATION_CACHE_DIR"])
@@ -523,7 +542,7 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
     if getattr(args, "resume", False) and args.checkpoint_dir is None:
         p.error("argument --resume: needs --checkpoint-dir DIR (where the run saved)")
     if argv is None:
-        compilation_cache()
+        command_line_settings()
         # The imports are done: keep their objects out of the collector's full passes
         # (tracing allocates enough to trigger several; in `lenet` they took 0.19 s of
         # the process, 0.08 s with this).

@@ -9,7 +9,9 @@ peak. Stages: the interpreter with NumPy; ``import jax`` (or ``torch``); the JAX
 client started (one tiny computation); the training images read and normalised on the
 host (NumPy, (60000, 28, 28, 1) float32, 188 MB); put on the device (``jax.device_put``)
 with the host copy kept or dropped; one training epoch (batch 200, the seed's SGD) in
-``--mode``. The PyTorch rows read the same images with NumPy alone (no JAX in that
+``--mode``; the same with the memory XLA's compiler frees given back to the system after
+each compilation (``released``: :func:`jaxbasics.memory.release_after_compiles`, what the
+command line does). The PyTorch rows read the same images with NumPy alone (no JAX in that
 process) and run the project's original loop (``experiments._torch_originals.mnist_mlp``).
 """
 
@@ -21,7 +23,8 @@ import subprocess
 import sys
 
 JAX_STAGES = ["numpy", "import", "client", "host data", "device data (host kept)",
-              "device data (host dropped)", "epoch (host kept)", "epoch (host dropped)"]
+              "device data (host dropped)", "epoch (host kept)", "epoch (host dropped)",
+              "epoch (host dropped, released)"]
 TORCH_STAGES = ["numpy", "import", "host data", "epoch"]
 
 
@@ -61,7 +64,10 @@ def stage_jax(stage: str, data_dir: str, mode: str) -> tuple[float, float]:
     if stage.startswith("device data"):
         return _peak_mib()
     from experiments import _cli, mnist_mlp
+    from jaxbasics import memory
     from jaxbasics.train import fit, init_state
+    if "released" in stage:
+        memory.release_after_compiles()  # (does nothing without glibc)
     k_init, k_shuffle = _cli.keys(0, 2)
     apply, params = mnist_mlp.model(k_init)
     step = mnist_mlp.make(apply)
@@ -133,7 +139,7 @@ def main(argv=None) -> dict:
             peak, current = run(side, stage, args.data_dir, args.mode)
             rows[f"{side}: {stage}"] = {"peak_mib": peak, "current_mib": current}
             step = "" if previous is None else f" ({peak - previous:+4.0f})"
-            print(f"{side:5s} {stage:28s} peak {peak:5.0f} MiB{step}, at the end "
+            print(f"{side:5s} {stage:31s} peak {peak:5.0f} MiB{step}, at the end "
                   f"{current:5.0f} MiB", flush=True)
             previous = peak
     return rows
