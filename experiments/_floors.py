@@ -1,6 +1,6 @@
-"""What the fused loops cost at the least: the floors under the small loops and the MLP.
+"""What the fused loops cost at the least: the floors under the small loops and the epochs.
 
-    python -m experiments._floors [--rounds 5]
+    python -m experiments._floors [--rounds 5] [--only NAME] [--no-torch]
 
 Small loops (the d2l regression: 3 epochs x 100 batches of 10): one compiled call's
 dispatch, the loop itself (300 empty steps), the epoch shuffles (this project's
@@ -8,11 +8,13 @@ dispatch, the loop itself (300 empty steps), the epoch shuffles (this project's
 whole-epoch gathers, the 300 steps on batches already gathered (model, gradient and
 optimizer update), the engine's fused program, and ``fit`` around it.
 
-MLP (784-200-200-10, batch 200, the 4,000 embedded digits, 5 epochs as in
-``jit_vs_eager``): the fused and jit ``fit`` against the floor of the same eight matrix
-products per step (three forward, three weight gradients, two input gradients: what
-:func:`jaxbasics.bench.mlp_flops` counts) in one compiled loop, and the float32 2048 x 2048
-matmul rate.
+Epochs (the MNIST MLP, LeNet, and the ResNet, GoogLeNet and DenseNet of ``classic_cnns``,
+as ``jit_vs_eager`` times them): ``fit`` fused and jit and the PyTorch original, against
+the floor of the same matrix products the step computes (every ``dot_general`` of its
+forward and backward passes, read from its trace: :func:`jaxbasics.bench.dot_products`)
+run alone in one compiled loop (:func:`jaxbasics.bench.gemm_floor`), and the float32
+2048 x 2048 matmul rate. What an epoch spends beyond that floor is everything else:
+the im2col copies, batch-norm, activations, pools, the optimizer, the gathers.
 
 Every variant runs once per round, in turn, so drift in a shared machine's load hits them
 alike; the medians over rounds are printed with the CPU model and the load average.
@@ -30,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxbasics import bench
-from jaxbasics.bench import cpu_model, matmul_gflops, mlp_flops
+from jaxbasics.bench import cpu_model, dot_products, gemm_floor, matmul_gflops, product_flops
 
 
 def interleaved(variants: dict[str, Callable], rounds: int, calls: int) -> dict[str, float]:
@@ -86,48 +88,43 @@ def small_loop_variants() -> dict[str, Callable]:
     }
 
 
-def mlp_variants(epochs: int = 5) -> tuple[dict[str, Callable], float]:
-    """The MLP epoch in fit (fused, jit) and its eight-GEMM floor; and its FLOPs."""
-    from experiments import _cli, mnist_mlp
-    from jaxbasics.data import load
-    from jaxbasics.train import fit, init_state
+# The workloads of experiments.jit_vs_eager whose epochs have a GEMM floor here.
+EPOCH_WORKLOADS = ("mnist_mlp", "lenet", "classic_cnns")
 
-    ds = load("mnist", "train")
-    data = jax.device_put((ds.images, ds.labels))
-    k_init, key = _cli.keys(0, 2)
-    apply, params = mnist_mlp.model(k_init)
-    step = mnist_mlp.make(apply)
-    bs = mnist_mlp.BATCH_SIZE
-    steps = epochs * (len(ds.labels) // bs)
-    x, h, g = (jax.random.normal(k, (bs, d)) for k, d in
-               zip(jax.random.split(key, 3), (784, 200, 10)))
 
-    @jax.jit
-    def gemms(ws):
-        """The step's eight products on fixed activations, ``steps`` times."""
-        def body(_, ws):
-            w1, w2, w3 = ws
-            a1, a2 = x @ w1.T, h @ w2.T                            # forward 1, 2
-            a3 = a2 @ w3.T                                         # forward 3
-            d2 = g @ w3                                            # input gradient 3
-            d1 = d2 @ w2                                           # input gradient 2
-            g3, g2, g1 = g.T @ a2, d2.T @ a1, d1.T @ x             # weight gradients
-            return (w1 - 1e-6 * g1, w2 - 1e-6 * g2, w3 - 1e-6 * g3 + 1e-9 * a3.sum())
-        return jax.lax.fori_loop(0, steps, body, ws)
+def epoch_variants(workload, torch: bool = True) -> tuple[dict[str, Callable], float]:
+    """A workload's epochs (``workload.units`` of them) in fit (fused, jit), in PyTorch,
+    and as the floor of its step's matrix products alone; and the FLOPs of those products
+    (what the step multiplies, forward and backward, counted from its trace)."""
+    step, state, batch, steps = workload.traced()
+    products = dot_products(step.fn, state, batch)
+    units = workload.units
+    variants = {"fit(mode='fused')": lambda: workload.run("fused", units),
+                "fit(mode='jit')": lambda: workload.run("jit", units)}
+    if torch and workload.torch is not None:
+        variants["PyTorch (seed loop)"] = lambda: workload.torch(units)
+    variants["its matrix products alone"] = gemm_floor(products, steps * units)
+    return variants, product_flops(products) * steps * units
 
-    ws = tuple(layer["w"] for layer in params)
 
-    def run(mode):
-        return fit(step, init_state(params, step), data, epochs=epochs, batch_size=bs,
-                   key=key, mode=mode)[1].loss[-1]
-    variants = {"fit(mode='fused')": lambda: run("fused"), "fit(mode='jit')": lambda: run("jit"),
-                "the eight GEMMs alone": lambda: gemms(ws)}
-    return variants, mlp_flops((784, 200, 200, 10), steps * bs)
+def epoch_workloads(only: str | None = None) -> list:
+    """The workloads of :data:`EPOCH_WORKLOADS` that carry a trace (``Workload.traced``),
+    those whose names contain ``only`` if given."""
+    import importlib
+    found = []
+    for name in EPOCH_WORKLOADS:
+        for w in importlib.import_module(f"experiments.{name}").workloads(False):
+            if w.traced is not None and (only is None or only.lower() in w.name.lower()):
+                found.append(w)
+    return found
 
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--only", default=None,
+                   help="time only the epoch workloads whose names contain this (e.g. ResNet)")
+    p.add_argument("--no-torch", action="store_true", help="leave out the PyTorch loops")
     args = p.parse_args(argv)
     print(f"CPU: {cpu_model()}; load average {os.getloadavg()[0]:.2f} "
           "(timings on a shared machine: compare the rows, not the seconds)")
@@ -137,18 +134,26 @@ def main(argv=None) -> dict:
     for name, seconds in small.items():
         print(f"  {name:38s} {seconds * 1e6:8.1f} us")
     out["small_loop_us"] = {k: v * 1e6 for k, v in small.items()}
-    variants, flops = mlp_variants()
-    mlp = interleaved(variants, args.rounds, calls=3)
     rate = statistics.median(matmul_gflops(repeats=3) for _ in range(3))
-    print(f"\nMNIST MLP, 5 epochs of 4,000 digits, batch 200 ({flops / 1e9:.1f} GFLOP); "
-          f"2048 x 2048 matmul rate {rate:.0f} GFLOP/s:")
-    for name, seconds in mlp.items():
-        achieved = flops / seconds / 1e9
-        print(f"  {name:24s} {seconds * 1e3:7.1f} ms  {achieved:5.0f} GFLOP/s  "
-              f"{100 * achieved / rate:3.0f} % of the matmul rate, "
-              f"{mlp['the eight GEMMs alone'] / seconds:.2f}x the GEMM floor's speed")
-    out["mlp_ms"] = {k: v * 1e3 for k, v in mlp.items()}
-    out["matmul_gflops"] = rate
+    print(f"\nEpochs against their matrix products alone (2048 x 2048 matmul rate "
+          f"{rate:.0f} GFLOP/s; median of rounds):")
+    out["matmul_gflops"], out["epochs_ms"] = rate, {}
+    for workload in epoch_workloads(args.only):
+        variants, flops = epoch_variants(workload, torch=not args.no_torch)
+        timed = bench.interleaved(variants, rounds=args.rounds, fast=0.01, max_calls=3)
+        floor = timed["its matrix products alone"]
+        print(f"{workload.name}, {workload.units} {workload.unit}(s), "
+              f"{flops / 1e9:.1f} GFLOP of products:")
+        for name, t in timed.items():
+            achieved = flops / t.seconds / 1e9
+            torch_ratio = ""
+            if "PyTorch (seed loop)" in timed and name != "PyTorch (seed loop)":
+                torch_ratio = (", PyTorch / this "
+                               f"{bench.per_round_ratio(timed['PyTorch (seed loop)'], t):.2f}x")
+            print(f"  {name:28s} {t.seconds * 1e3:8.1f} ms  {achieved:5.0f} GFLOP/s  "
+                  f"{100 * achieved / rate:3.0f} % of the matmul rate, "
+                  f"{bench.per_round_ratio(floor, t):.2f}x the floor's speed{torch_ratio}")
+        out["epochs_ms"][workload.name] = {k: t.seconds * 1e3 for k, t in timed.items()}
     return out
 
 

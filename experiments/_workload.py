@@ -19,6 +19,9 @@ class Workload:
     eager_units: time eager mode on this many units and scale up (eager JAX is slow).
     flops: floating-point operations of the matrix products in one unit (forward and
         backward, counted exactly), to compare the achieved rate with :func:`matmul_gflops`.
+    traced: ``traced() -> (step, state, batch, steps)``: the training step, a state and a
+        batch to trace it on, and the steps in one unit; ``experiments._floors`` times the
+        step's matrix products alone (:func:`jaxbasics.bench.gemm_floor`) against it.
     """
 
     name: str
@@ -28,3 +31,4 @@ class Workload:
     torch: Callable[[int], Any] | None = None
     eager_units: int | None = None
     flops: float | None = None
+    traced: Callable[[], tuple[Any, Any, Any, int]] | None = None

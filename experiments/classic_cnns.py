@@ -24,7 +24,7 @@ from flax import nnx
 from experiments import _cli, _data
 from experiments._workload import Workload
 from jaxbasics import losses, optim
-from jaxbasics.data import load
+from jaxbasics.data import load, take
 from jaxbasics.models.cnns import MODELS
 from jaxbasics.nn import build, count_params, stateful
 from jaxbasics.train import Step, fit, init_state, make_step
@@ -146,8 +146,12 @@ def workloads(quick: bool) -> list[Workload]:
         def run(mode: str, epochs: int) -> float:
             return float(train(step, params, model_state, 0, data, epochs, mode)[1].loss[-1])
 
+        def traced():
+            state = init_state(params, step, model_state=model_state)
+            return step, state, take(data, np.arange(BATCH_SIZE)), n // BATCH_SIZE
+
         return Workload(f"{BENCHMARKED[name]}, {n:,} digits, batch 32", run, 1,
-                        torch=_cli.torch_original(name) if not quick else None)
+                        torch=_cli.torch_original(name) if not quick else None, traced=traced)
 
     return [workload(name) for name in BENCHMARKED]
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import functools
 
 import jax
+import numpy as np
 
 from experiments import _cli, _data, _logs
 from experiments._workload import Workload
 from jaxbasics import losses, metrics, optim
-from jaxbasics.data import load
+from jaxbasics.data import load, take
 from jaxbasics.models import apply_lenet, init_lenet
 from jaxbasics.train import Step, fit, init_state, make_step
 
@@ -119,8 +120,12 @@ def workloads(quick: bool) -> list[Workload]:
     def run(mode: str, epochs: int) -> float:
         return float(train(step, 0, data, epochs=epochs, mode=mode)[1].loss[-1])
 
+    def traced():
+        n = len(ds.labels)
+        return step, start(step, 0)[0], take(data, np.arange(BATCH_SIZE)), n // BATCH_SIZE
+
     return [Workload("LeNet, 4,000 digits, batch 64", run, 1 if quick else 3,
-                     torch=_cli.torch_original("lenet"), eager_units=1)]
+                     torch=_cli.torch_original("lenet"), eager_units=1, traced=traced)]
 
 
 def main(argv=None) -> dict:

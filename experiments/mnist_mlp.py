@@ -22,12 +22,13 @@ from __future__ import annotations
 import functools
 
 import jax
+import numpy as np
 
 from experiments import _cli, _data, _logs
 from experiments._workload import Workload
 from jaxbasics import losses, metrics, optim
 from jaxbasics.bench import mlp_flops
-from jaxbasics.data import load
+from jaxbasics.data import load, take
 from jaxbasics.models import apply_mlp, init_mlp
 from jaxbasics.train import Step, fit, init_state, make_step
 
@@ -126,10 +127,13 @@ def workloads(quick: bool) -> list[Workload]:
     def run(mode: str, epochs: int) -> float:
         return float(train(step, params, k_shuffle, data, epochs=epochs, mode=mode)[1].loss[-1])
 
+    def traced():
+        return step, init_state(params, step), take(data, np.arange(BATCH_SIZE)), n // BATCH_SIZE
+
     n = len(ds.labels) // BATCH_SIZE * BATCH_SIZE
     return [Workload("MNIST MLP 784-200-200-10, 4,000 digits, batch 200", run,
                      1 if quick else 5, torch=_cli.torch_original("mnist_mlp"),
-                     eager_units=1, flops=mlp_flops((784, 200, 200, 10), n))]
+                     eager_units=1, flops=mlp_flops((784, 200, 200, 10), n), traced=traced)]
 
 
 def main(argv=None) -> dict:

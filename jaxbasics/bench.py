@@ -8,12 +8,14 @@ in rounds, so that a shared machine's drift slows them alike.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import statistics
 import time
 from typing import Any, Callable, Mapping
 
 import jax
+import jax.extend as jex
 import jax.numpy as jnp
 
 from jaxbasics._checks import positive
@@ -139,6 +141,65 @@ def mlp_flops(sizes: tuple[int, ...], examples: int) -> float:
     layers = list(zip(sizes[:-1], sizes[1:]))
     forward = sum(2 * i * o for i, o in layers)
     return float(examples * (2 * forward + sum(2 * i * o for i, o in layers[1:])))
+
+
+def dot_products(fn: Callable[..., Any], *args: Any) -> list[Any]:
+    """Every matrix product (``dot_general``) ``fn(*args)`` computes, as jaxpr equations,
+    nested programs included (``jit``, ``custom_vjp``, loops: a loop's body counted once).
+    Trace a training step to get the products of its forward and backward passes."""
+    found: list[Any] = []
+
+    def walk(jaxpr) -> None:
+        found.extend(eqn for eqn in jaxpr.eqns if eqn.primitive.name == "dot_general")
+        for inner in jex.core.subjaxprs(jaxpr):
+            walk(inner)
+    walk(jax.make_jaxpr(fn)(*args).jaxpr)
+    return found
+
+
+def product_flops(products: list[Any]) -> float:
+    """Multiply-add FLOPs (2 per multiply-add) of ``dot_general`` equations."""
+    total = 0.0
+    for eqn in products:
+        lhs, rhs = (v.aval.shape for v in eqn.invars)
+        (contract, _), _ = eqn.params["dimension_numbers"]
+        inner = math.prod(lhs[d] for d in contract)
+        total += 2.0 * math.prod(eqn.outvars[0].aval.shape) * inner
+    return total
+
+
+def gemm_floor(products: list[Any], steps: int) -> Callable[[], Any]:
+    """A program of nothing but ``products`` (from :func:`dot_products`), each run ``steps``
+    times on random operands of its shapes: what those products cost at the least, the
+    floor under a step that computes them among other things. Each iteration adds a
+    carried scalar to the smaller operand of every product (so none is hoisted out of the
+    loop) and writes each result into the loop's carry (so none is dropped). Returns a
+    callable that runs it (compiled at the first call)."""
+    keys = jax.random.split(jax.random.key(0), 2 * max(len(products), 1))
+    operands = [tuple(jax.random.normal(k, v.aval.shape, v.aval.dtype)
+                      for k, v in zip(keys[2 * i: 2 * i + 2], eqn.invars))
+                for i, eqn in enumerate(products)]
+    small = [int(a.size > b.size) for a, b in operands]  # which operand takes the scalar
+
+    def product(eqn, a, b):
+        return jax.lax.dot_general(a, b, eqn.params["dimension_numbers"],
+                                   preferred_element_type=eqn.params["preferred_element_type"])
+
+    @jax.jit
+    def run(operands, shift):
+        def body(_, carry):
+            shift, _ = carry
+            outs = []
+            for eqn, (a, b), j in zip(products, operands, small):
+                a, b = (a + shift.astype(a.dtype), b) if j == 0 else (a, b + shift.astype(b.dtype))
+                outs.append(product(eqn, a, b))
+            return shift * 0.5, outs
+        outs = [jax.ShapeDtypeStruct(e.outvars[0].aval.shape, e.outvars[0].aval.dtype)
+                for e in products]
+        init = (shift, [jnp.zeros(o.shape, o.dtype) for o in outs])
+        return jax.lax.fori_loop(0, steps, body, init)
+
+    return lambda: run(operands, jnp.float32(0.0))
 
 
 def matmul_gflops(n: int = 2048, dtype: Any = jnp.float32, repeats: int = 5) -> float:
