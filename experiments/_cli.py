@@ -572,6 +572,8 @@ def run(name: str, doc: str | None, body: Callable[[argparse.Namespace], Outcome
             raise
         at = (f" at step {int(e.state.step)}" if isinstance(e, engine.Interrupted) else "")
         resume = getattr(e, "resume", None)
+        if resume is None and getattr(args, "checkpoint_dir", None) is not None:
+            resume = _resume_command(args)  # outside training: its checkpoints are there
         hint = (f"; resume with: {resume}" if resume else
                 "; nothing saved (add --checkpoint-dir DIR to be able to resume)")
         p.exit(130, f"\n{p.prog}: interrupted{at}{hint}\n")

@@ -7,7 +7,10 @@
   the last ``keep``. ``restore(template)`` loads the newest onto a fresh state.
 
 Orbax writes each checkpoint to a temporary directory and renames it when complete, so a
-crash mid-save leaves the previous checkpoints intact. Restoring needs a *template* of the
+crash mid-save leaves the previous checkpoints intact. Ctrl-C during a
+:meth:`Checkpoints.save` is held until the checkpoint is complete, then raised: an
+interrupted save left Orbax's writer threads filling a temporary directory that the next
+save of the same step (the one made on Ctrl-C) removed under them. Restoring needs a *template* of the
 same structure (a freshly initialised state); every path, shape and dtype is checked
 against the stored metadata first and the first mismatch is named. The restored arrays
 take the template's placement: a template sharded over a device mesh restores sharded
@@ -18,8 +21,11 @@ Typed PRNG keys (``jax.random.key``) are stored as their raw key data and re-wra
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +35,24 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from jaxbasics._checks import positive
+
+
+@contextlib.contextmanager
+def _ctrl_c_held():
+    """Hold SIGINT (Ctrl-C) until the block ends, then raise KeyboardInterrupt; only in
+    the main thread under Python's own SIGINT handler (elsewhere a no-op)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    held: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if held:
+        raise KeyboardInterrupt
 
 
 class CheckpointMismatch(ValueError):
@@ -167,11 +191,15 @@ class Checkpoints:
         return steps[-1] if steps else None
 
     def save(self, state: Any) -> int:
-        """Save ``state`` (a TrainState) under its step count; returns that step. A
-        checkpoint already saved at that step is replaced."""
+        """Save ``state`` (a TrainState) under its step count; returns that step. A step
+        already saved is left as it is (a run's state at a step is the one saved there).
+        Ctrl-C meanwhile is raised once the checkpoint is complete."""
         step = int(state.step)
-        self._manager.save(step, args=ocp.args.StandardSave(_storable(state)), force=True)
-        self._manager.wait_until_finished()
+        if step in self._manager.all_steps():
+            return step
+        with _ctrl_c_held():
+            self._manager.save(step, args=ocp.args.StandardSave(_storable(state)), force=True)
+            self._manager.wait_until_finished()
         return step
 
     def restore(self, template: Any, step: int | None = None) -> Any:

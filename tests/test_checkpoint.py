@@ -238,3 +238,26 @@ def test_fit_from_a_restored_state_compiles_nothing(tmp_path, mode):
     with count_compiles() as resumed:
         fit(step, restored, DATA, **args)
     assert resumed.count == 0, resumed
+
+
+def test_ctrl_c_during_a_save_is_raised_once_the_checkpoint_is_complete(tmp_path, monkeypatch):
+    """SIGINT arriving in the middle of Orbax's save (here: as it starts writing) does not
+    tear the checkpoint: the save completes, then KeyboardInterrupt is raised; saving the
+    same step again leaves it as it is."""
+    import signal
+    trained, _ = fit(STEP, state(), DATA, epochs=1, batch_size=BATCH, key=jax.random.key(1))
+    with Checkpoints(tmp_path / "run") as saved:
+        real_save = saved._manager.save
+
+        def interrupted_save(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C as the write begins
+            return real_save(*args, **kwargs)
+        monkeypatch.setattr(saved._manager, "save", interrupted_save)
+        with pytest.raises(KeyboardInterrupt):
+            saved.save(trained)
+        assert saved.steps == [4]  # complete, not a temporary directory
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        monkeypatch.setattr(saved._manager, "save", real_save)
+        assert saved.save(trained) == 4  # the same step again: kept as it is
+        assert_trees_equal(saved.restore(state(seed=5)), trained)
+    assert sorted(os.listdir(tmp_path / "run")) == ["4"]

@@ -176,3 +176,21 @@ def test_every_experiment_that_trains_takes_the_knobs(name):
     # (its RATES table): one --lr would mean nothing there.
     for flag in ("--epochs",) if name == "optimizers" else ("--lr", "--epochs"):
         assert flag in p._option_string_actions, (name, flag)
+
+
+def test_ctrl_c_outside_fit_with_checkpoints_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    """Ctrl-C after training (evaluation, figures) of a run that keeps checkpoints: the
+    hint is the resume command, not 'nothing saved'."""
+    monkeypatch.setenv("JAXBASICS_COMPILATION_CACHE", "0")
+    monkeypatch.setattr(sys, "argv", ["x", "--out", str(tmp_path), "--checkpoint-dir",
+                                      str(tmp_path / "ckpt")])
+
+    def body(args):
+        raise KeyboardInterrupt
+    with pytest.raises(SystemExit) as info:
+        _cli.run("x", None, body, None, add_arguments=lambda p: _cli.add_training_arguments(
+            p, lr=0.1, batch_size=4, epochs=1))
+    assert info.value.code == 130
+    err = lines(capsys.readouterr().err)
+    assert len(err) == 1 and "interrupted; resume with: " in err[0], err
+    assert err[0].endswith(f"--checkpoint-dir {tmp_path / 'ckpt'} --resume"), err
