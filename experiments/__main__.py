@@ -78,6 +78,7 @@ def main(argv=None) -> int:
     names = args.only or CATALOGUE
     rows, summary = [], []
     start = time.perf_counter()
+    interrupted = None
     for name in names:
         module = importlib.import_module(f"experiments.{name}")
         flags = ([] if args.full else ["--quick"]) + ["--out", str(args.out / name)]
@@ -85,6 +86,9 @@ def main(argv=None) -> int:
             flags += ["--source", "idx", "--data-dir", str(args.data_dir)]
         try:
             metrics = module.main(flags)
+        except KeyboardInterrupt:  # Ctrl-C: report what finished, then stop
+            interrupted = name
+            break
         except Exception as error:  # one broken experiment must not hide the others
             traceback.print_exc()
             metrics = {"experiment": name, "ok": False, "seconds": None,
@@ -102,6 +106,9 @@ def main(argv=None) -> int:
              f"{datetime.datetime.now().isoformat(timespec='minutes')}",
              f"jax {jax.__version__} on {jax.default_backend()}; CPU: {_cpu_model()}; "
              f"Python {platform.python_version()}"]
+    if interrupted is not None:
+        facts.append(f"interrupted (Ctrl-C) during {interrupted}: {len(rows)} of "
+                     f"{len(names)} experiments finished")
     (args.out / "report.html").write_text(
         _report.html_report(rows, title="jaxbasics: the catalogue", facts=facts),
         encoding="utf-8")
@@ -112,6 +119,12 @@ def main(argv=None) -> int:
           f"(and report.md)")
     if bad:
         print("not ok: " + ", ".join(bad))
+    if interrupted is not None:
+        if argv is not None:  # called from Python: the caller sees the interrupt
+            raise KeyboardInterrupt(f"the catalogue was interrupted during {interrupted}")
+        print(f"\n{p.prog}: interrupted during {interrupted}; the report has the "
+              f"{len(rows)} experiment(s) that finished", file=sys.stderr)
+        return 130
     return 1 if bad else 0
 
 

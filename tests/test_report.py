@@ -1,9 +1,11 @@
 """The catalogue's HTML report: chapters from experiments/__init__.py, figures embedded."""
 
 import base64
+import json
 import re
 
 import numpy as np
+import pytest
 
 from experiments import CATALOGUE, _report
 from jaxbasics import plots
@@ -50,3 +52,31 @@ def test_runner_passes_data_flags_only_where_taken():
     taken = {n for n in CATALOGUE if _takes_data_flags(importlib.import_module(f"experiments.{n}"))}
     assert {"mnist_first", "mnist_mlp", "lenet", "visualization"} <= taken
     assert not taken & {"linear_regression", "himmelblau", "modules"}
+
+
+def test_ctrl_c_in_the_catalogue_writes_the_report_of_what_finished(tmp_path, monkeypatch,
+                                                                     capsys):
+    """Ctrl-C during the second experiment: the first one's report is written (marked
+    interrupted), one line on stderr, exit status 130, no traceback."""
+    import sys
+
+    from experiments import __main__ as catalogue
+    from experiments import _cli, gradient_descent_1d
+
+    def interrupted(argv):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(gradient_descent_1d, "main", interrupted)
+    monkeypatch.setattr(_cli, "command_line_settings", lambda: None)
+    monkeypatch.setattr(sys, "argv", ["experiments", "--out", str(tmp_path), "--only",
+                                      "autograd_basics", "gradient_descent_1d"])
+    assert catalogue.main() == 130
+    rows = json.loads((tmp_path / "report.json").read_text())
+    assert [r["experiment"] for r in rows] == ["autograd_basics"] and rows[0]["ok"]
+    assert "interrupted (Ctrl-C) during gradient_descent_1d: 1 of 2" in (
+        tmp_path / "report.html").read_text()
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err[-1].endswith("interrupted during gradient_descent_1d; the report has the 1 "
+                            "experiment(s) that finished")
+    assert not any("Traceback" in line for line in err)
+    with pytest.raises(KeyboardInterrupt):  # from Python: the caller sees it
+        catalogue.main(["--out", str(tmp_path), "--only", "gradient_descent_1d"])
