@@ -88,8 +88,9 @@ def train_one(args, name: str, train_data, test, epochs: int) -> dict:
     acc = step.evaluate(state, test, batch_size=500)["accuracy"]
     return {"parameters": count_params(params), "test_accuracy": acc,
             "final_train_loss": float(np.mean(history.loss[-10:])),
-            # the first epoch includes compilation
-            "seconds_per_epoch": float(np.median(times[1:] if len(times) > 1 else times))}
+            # the first epoch includes compilation; none when a resumed run had nothing left
+            "seconds_per_epoch": (float(np.median(times[1:] if len(times) > 1 else times))
+                                  if times else None)}
 
 
 def add_arguments(p) -> None:
@@ -116,9 +117,12 @@ def body(args) -> _cli.Outcome:
     for name in args.only:
         r = train_one(args, name, train_data, test, epochs)
         result[name] = r
-        rows.append([name, r["parameters"], r["test_accuracy"], r["seconds_per_epoch"]])
+        rows.append([name, r["parameters"], r["test_accuracy"],
+                     "-" if r["seconds_per_epoch"] is None else r["seconds_per_epoch"]])
+        per_epoch = r["seconds_per_epoch"]
         print(f"{name}: {r['parameters']} parameters, test accuracy {r['test_accuracy']:.3f}, "
-              f"{r['seconds_per_epoch']:.2f} s/epoch")
+              + ("trained before this run (resumed)" if per_epoch is None
+                 else f"{per_epoch:.2f} s/epoch"))
     print(_cli.table(rows, ["model", "parameters", "test accuracy", "s/epoch"]))
     reference = {name: {"test_accuracy": threshold} for name in args.only}
     judged = (args.optimizer, args.lr, args.batch_size) == ("adam", LEARNING_RATE, BATCH_SIZE)

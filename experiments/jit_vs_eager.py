@@ -134,10 +134,19 @@ def main(argv=None) -> list[dict]:
     print(f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}); "
           f"PyTorch: {'yes' if with_torch else 'not installed (pip install torch)'}; "
           f"XLA_FLAGS: {os.environ.get('XLA_FLAGS') or '-'}")
-    rows = []
+    rows, interrupted = [], None
     for w in workloads:
         print(f"timing {w.name} ...", flush=True)
-        rows.extend(measure(w, repeats=2 if args.quick else args.repeats, with_torch=with_torch))
+        try:
+            rows.extend(measure(w, repeats=2 if args.quick else args.repeats,
+                                with_torch=with_torch))
+        except KeyboardInterrupt:  # Ctrl-C: show what was timed, then stop
+            if argv is not None:
+                raise
+            interrupted = w.name
+            break
+    if interrupted is not None and not rows:
+        p.exit(130, f"\n{p.prog}: interrupted during {interrupted}; nothing was timed\n")
     for r in rows:
         r["cpu"] = cpu
     print()
@@ -162,6 +171,9 @@ def main(argv=None) -> list[dict]:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
         print(f"\nwrote {args.json}")
+    if interrupted is not None:
+        p.exit(130, f"\n{p.prog}: interrupted during {interrupted}; the rows above are the "
+                    "workloads timed before it\n")
     return rows
 
 

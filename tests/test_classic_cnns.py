@@ -41,3 +41,16 @@ def test_classic_cnns_quick_resnet(tmp_path):
     assert m["ok"], m["result"]
     assert m["data_source"].startswith("embedded")
     assert m["result"]["resnet"]["test_accuracy"] > 0.35  # chance is 0.1
+
+
+def test_a_resumed_model_finished_before_reports_no_epoch_time(tmp_path, capsys):
+    """Resuming a run whose model had finished trains nothing more: its test accuracy is
+    the first run's and its seconds per epoch are None ('-'), not NaN."""
+    flags = ["--quick", "--only", "alexnet", "--checkpoint-dir", str(tmp_path / "c")]
+    first = classic_cnns.main(flags + ["--out", str(tmp_path / "a")])
+    again = classic_cnns.main(flags + ["--out", str(tmp_path / "b"), "--resume"])
+    assert first["result"]["alexnet"]["seconds_per_epoch"] > 0
+    assert again["result"]["alexnet"]["seconds_per_epoch"] is None
+    accuracy = first["result"]["alexnet"]["test_accuracy"]
+    assert again["result"]["alexnet"]["test_accuracy"] == accuracy
+    assert "trained before this run (resumed)" in capsys.readouterr().out

@@ -144,3 +144,30 @@ def test_command_line_errors_are_one_line_with_exit_code_2(tmp_path):
                               capture_output=True, text=True)
     assert bad_flag.returncode == 2 and bad_flag.stderr.strip().splitlines() == [
         "lenet.py: error: argument --epochs: expected a positive integer; got 'x' (see --help)"]
+
+
+def test_ctrl_c_in_the_benchmark_prints_what_was_timed(monkeypatch, capsys):
+    """Ctrl-C while the second workload is timed: the first one's rows are printed, then
+    one line naming the workload interrupted; exit status 130. From Python it raises."""
+    import sys
+    timed = []
+
+    def measure(w, repeats, with_torch):
+        timed.append(w.name)
+        if len(timed) == 2:
+            raise KeyboardInterrupt
+        return [dict(workload=w.name, impl="jax", mode=mode, seconds=1e-3, compile_seconds=0.1,
+                     result=1.0, peak_rss_mib=1.0, rss_growth_mib=0.0)
+                for mode in ("eager", "jit", "fused")]
+    monkeypatch.setattr(jit_vs_eager, "measure", measure)
+    monkeypatch.setattr(sys, "argv", ["jit_vs_eager.py", "--quick", "--no-torch"])
+    with pytest.raises(SystemExit) as info:
+        jit_vs_eager.main()
+    assert info.value.code == 130
+    out, err = capsys.readouterr()
+    assert timed[0] in out.split("timing")[-1]  # its row in the table
+    assert err.strip() == (f"jit_vs_eager.py: interrupted during {timed[1]}; the rows above "
+                           "are the workloads timed before it")
+    timed.clear()
+    with pytest.raises(KeyboardInterrupt):
+        jit_vs_eager.main(["--quick", "--no-torch"])
