@@ -51,12 +51,13 @@ def model(key, *, kaiming: bool = True, module: bool = False, relu_logits: bool 
             init_mlp(key, init="kaiming" if kaiming else "normal"))
 
 
-def make(apply, learning_rate: float = LEARNING_RATE) -> Step:
-    """The seed's training step for a model's ``apply``: cross-entropy, SGD, test metrics."""
+def make(apply, learning_rate: float = LEARNING_RATE, optimizer: str = "sgd") -> Step:
+    """The seed's training step for a model's ``apply``: cross-entropy, SGD (or
+    ``optim.make(optimizer, learning_rate)``), test metrics."""
     def objective(params, batch):
         x, y = batch
         return losses.cross_entropy(apply(params, x), y)
-    return make_step(objective, optim.make("sgd", learning_rate),
+    return make_step(objective, optim.make(optimizer, learning_rate),
                      metrics=metrics.classification(apply))
 
 
@@ -76,7 +77,7 @@ def body(args) -> _cli.Outcome:
 
     k_init, k_shuffle = _cli.keys(args.seed, 2)
     apply, params = model(k_init, **variant)
-    step = make(apply, args.lr)
+    step = make(apply, args.lr, args.optimizer)
 
     def on_epoch(epoch, state):
         return _logs.test_log(step, state, test, bs, quiet=not _logs.shown(epoch, epochs))
@@ -90,7 +91,8 @@ def body(args) -> _cli.Outcome:
     figures = _logs.figures(args.out, "mnist_mlp", history, predicted, test, history.epochs)
     result = {"test_accuracy": final["accuracy"], "test_loss": final["loss"],
               "final_train_loss": float(history.loss[-1]), "epochs": epochs,
-              "steps": len(history.loss), "learning_rate": args.lr, "batch_size": bs,
+              "steps": len(history.loss), "optimizer": args.optimizer,
+              "learning_rate": args.lr, "batch_size": bs,
               **variant}
     threshold = MIN_ACCURACY["quick" if args.quick else args.dataset]
     reference = {"test_accuracy": f">= {threshold} (the seed's full-MNIST run: ~0.9 after "
@@ -98,7 +100,7 @@ def body(args) -> _cli.Outcome:
     # The seed's variants are demonstrations (N(0, 1) init stalls, relu logits may die):
     # only the default network is held to the threshold.
     demo = (args.no_kaiming or args.relu_logits or args.epochs is not None
-            or (args.lr, bs) != (LEARNING_RATE, BATCH_SIZE))
+            or (args.optimizer, args.lr, bs) != ("sgd", LEARNING_RATE, BATCH_SIZE))
     ok = final["accuracy"] >= threshold or demo
     return _cli.Outcome(result, reference, bool(ok), data_source=source, figures=figures)
 
@@ -111,7 +113,7 @@ def add_arguments(p) -> None:
                    help="relu on the logits too, as the seed writes it (may kill a class)")
     p.add_argument("--module", action="store_true", help="the Flax NNX module version")
     _cli.add_training_arguments(
-        p, lr=LEARNING_RATE, batch_size=BATCH_SIZE,
+        p, lr=LEARNING_RATE, batch_size=BATCH_SIZE, optimizer="sgd",
         epochs_help="default: the seed's 3,000 steps (150 epochs on the embedded digits, "
                     f"10 on 60,000 images; quick: {QUICK_EPOCHS})")
 

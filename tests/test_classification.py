@@ -129,3 +129,11 @@ def test_per_example_predictions_match_the_model_and_the_accuracy():
     np.testing.assert_array_equal(values["prediction"], expected)
     assert step.evaluate(state, test, 128)["accuracy"] == pytest.approx(
         np.mean(expected == test[1]))
+
+
+def test_mnist_mlp_trains_with_adam_from_the_command_line_flag(tmp_path):
+    """--optimizer adam: recorded in the result, judged as a variant (not the seed's run)."""
+    from experiments import mnist_mlp
+    m = mnist_mlp.main(["--quick", "--optimizer", "adam", "--lr", "1e-3", "--out", str(tmp_path)])
+    assert m["result"]["optimizer"] == "adam" and m["ok"]
+    assert m["result"]["test_accuracy"] > 0.8  # 2 quick epochs of Adam on 4,000 digits
