@@ -5,12 +5,16 @@ Each function builds its data and model, runs the seed's loop (``zero_grad``, ``
 
 From the command line it is the PyTorch side of ``experiments.whole_process``: one whole
 process doing the work of a JAX experiment's default run (its data, steps, batch size, the
-seed's log lines and the per-epoch test evaluation; no figures), ``import torch`` included::
+seed's log lines and the per-epoch test evaluation), ``import torch`` included::
 
-    python -m experiments._torch_originals NAME [--quick] [--seed N] [--json FILE]
+    python -m experiments._torch_originals NAME [--quick] [--seed N] [--json FILE] [--figures DIR]
 
 NAME is one of :data:`PROCESSES`. ``--quick`` does the work of the experiment's ``--quick``
-run. The digits are the package's embedded ones, read here with numpy alone (no JAX import).
+run. ``--figures DIR`` also draws the figures its seed draws, with ``matplotlib.pyplot`` as the
+seed does, saved as PNG files in DIR instead of shown (:data:`SEED_FIGURES`: seed 000's line
+and its data with the fitted line, d2l 3.2's scatter of the data in seed 003, seed 004's
+Himmelblau surface; the MNIST seeds draw none). The digits are the package's embedded
+ones, read here with numpy alone (no JAX import).
 """
 
 from __future__ import annotations
@@ -26,13 +30,35 @@ import torch
 from jaxbasics._embedded import embedded_split  # NumPy only: no JAX in this process
 
 
-def linear_regression(epochs: int, seed: int = 0, log_every: int = 0) -> float:
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend (the seeds' ``plt``; files, never a window)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _show_as_file(plt, figures: Path, name: str) -> None:
+    """The seed's ``plt.show()``, as a file: ``figures/name.png``."""
+    figures.mkdir(parents=True, exist_ok=True)
+    plt.savefig(figures / f"{name}.png")
+    plt.close("all")
+
+
+def linear_regression(epochs: int, seed: int = 0, log_every: int = 0,
+                      figures: Path | None = None) -> float:
     """Seed 000: Linear(1, 1), MSELoss, SGD lr 0.01, full batch (``log_every``: print the
-    loss every that many epochs, as the notebook does every 100)."""
+    loss every that many epochs, as the notebook does every 100; ``figures``: draw the
+    notebook's two plots there, the line y = 5x + 7 and the data with the fitted line)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     x = rng.random(256)
     y = x * 5 + 7 + rng.standard_normal(256) / 4
+    if figures is not None:
+        plt = _pyplot()
+        line = np.linspace(0, 20, 500)
+        plt.plot(line, 5 * line + 7)
+        _show_as_file(plt, figures, "line")
     inputs = torch.from_numpy(x.reshape(-1, 1).astype("float32"))
     labels = torch.from_numpy(y.reshape(-1, 1).astype("float32"))
     model = torch.nn.Linear(1, 1)
@@ -46,15 +72,37 @@ def linear_regression(epochs: int, seed: int = 0, log_every: int = 0) -> float:
         optim.step()
         if log_every and (i + 1) % log_every == 0:
             print(f"epoch {i + 1}, loss {loss.item()}")
+    if figures is not None:
+        predicted = model.forward(inputs).data.numpy()
+        plt.plot(inputs.numpy(), labels.numpy(), "go", label="data", alpha=0.3)
+        plt.plot(inputs.numpy(), predicted, label="predicted", alpha=1)
+        plt.legend()
+        _show_as_file(plt, figures, "fit")
     return loss.item()
 
 
 def himmelblau(steps: int, starts=((0.0, 0.0), (1.0, 0.0), (-4.0, 0.0), (4.0, 0.0)),
-               lr: float = 1e-3, log_every: int = 0) -> float:
+               lr: float = 1e-3, log_every: int = 0, figures: Path | None = None) -> float:
     """Seed 004: Adam lr 1e-3 from each start in turn; returns the sum of the final f
-    (``log_every``: the seed's ``step, x, f(x)`` line every that many steps)."""
+    (``log_every``: the seed's ``step, x, f(x)`` line every that many steps; ``figures``:
+    draw the seed's surface there first, as it does)."""
     def f(x):
         return (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
+
+    if figures is not None:
+        plt = _pyplot()
+        grid = np.arange(-6, 6, 0.1)
+        print("x,y range:", grid.shape, grid.shape)
+        X, Y = np.meshgrid(grid, grid)
+        print("X,Y maps:", X.shape, Y.shape)
+        Z = f([X, Y])
+        fig = plt.figure("himmelblau")
+        ax = fig.add_subplot(projection="3d")  # the seed's fig.gca(projection='3d')
+        ax.plot_surface(X, Y, Z)
+        ax.view_init(60, -30)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        _show_as_file(plt, figures, "himmelblau")
 
     total = 0.0
     for start in starts:
@@ -79,10 +127,17 @@ def _d2l_data(seed: int):
     return x, y.reshape(-1, 1), g
 
 
-def linreg_scratch(epochs: int, seed: int = 0, report: bool = False) -> float:
+def linreg_scratch(epochs: int, seed: int = 0, report: bool = False,
+                   figures: Path | None = None) -> float:
     """d2l 3.2: data_iter, linreg, squared_loss, the hand-written sgd; lr 0.03, batch 10
-    (``report``: d2l's ``epoch e, loss l`` line of the mean loss on all the data)."""
+    (``report``: d2l's ``epoch e, loss l`` line of the mean loss on all the data;
+    ``figures``: d2l's scatter of the second feature against the labels, drawn there)."""
     features, labels, g = _d2l_data(seed)
+    if figures is not None:
+        plt = _pyplot()
+        plt.figure(figsize=(3.5, 2.5))  # d2l.set_figsize()
+        plt.scatter(features[:, 1].detach().numpy(), labels.detach().numpy(), 1)
+        _show_as_file(plt, figures, "data")
     w = torch.normal(0, 0.01, size=(2, 1), requires_grad=True, generator=g)
     b = torch.zeros(1, requires_grad=True)
     lr, batch_size = 0.03, 10
@@ -483,24 +538,27 @@ def _digits(quick: bool, seed: int):
     return (_embedded_mnist("train", limits[0], seed), _embedded_mnist("test", limits[1], seed))
 
 
-def _run_linear_regression(quick: bool, seed: int) -> dict:
-    return {"final_loss": linear_regression(3000, seed, log_every=100), "epochs": 3000}
+def _run_linear_regression(quick: bool, seed: int, figures: Path | None) -> dict:
+    return {"final_loss": linear_regression(3000, seed, log_every=100, figures=figures),
+            "epochs": 3000}
 
 
-def _run_linreg_scratch(quick: bool, seed: int) -> dict:
-    return {"last_batch_loss": linreg_scratch(3, seed, report=True), "epochs": 3}
+def _run_linreg_scratch(quick: bool, seed: int, figures: Path | None) -> dict:
+    return {"last_batch_loss": linreg_scratch(3, seed, report=True, figures=figures),
+            "epochs": 3}
 
 
-def _run_linreg_concise(quick: bool, seed: int) -> dict:
+def _run_linreg_concise(quick: bool, seed: int, figures: Path | None) -> dict:
     return {"last_batch_loss": linreg_concise(3, seed, report=True), "epochs": 3}
 
 
-def _run_himmelblau(quick: bool, seed: int) -> dict:
+def _run_himmelblau(quick: bool, seed: int, figures: Path | None) -> dict:
     steps, lr, every = (3000, 1e-2, 500) if quick else (20000, 1e-3, 2000)
-    return {"sum_f": himmelblau(steps, lr=lr, log_every=every), "steps": steps, "starts": 4}
+    return {"sum_f": himmelblau(steps, lr=lr, log_every=every, figures=figures),
+            "steps": steps, "starts": 4}
 
 
-def _run_mnist_first(quick: bool, seed: int) -> dict:
+def _run_mnist_first(quick: bool, seed: int, figures: Path | None) -> dict:
     train, test = _digits(quick, seed)
     batch_size = 128 if quick else 512
     epochs = 3 if quick else _seed_epochs(3, batch_size, len(train[1]))
@@ -511,7 +569,7 @@ def _run_mnist_first(quick: bool, seed: int) -> dict:
             "batch_size": batch_size}
 
 
-def _run_mnist_mlp(quick: bool, seed: int) -> dict:
+def _run_mnist_mlp(quick: bool, seed: int, figures: Path | None) -> dict:
     train, test = _digits(quick, seed)
     epochs = 10 if quick else _seed_epochs(10, 200, len(train[1]))
     loss = mnist_mlp(epochs, seed, data=train, test=test, shown=lambda e: _shown(e, epochs))
@@ -519,7 +577,7 @@ def _run_mnist_mlp(quick: bool, seed: int) -> dict:
             "test_loss": _LAST_TEST["loss"], "epochs": epochs}
 
 
-def _run_lenet(quick: bool, seed: int) -> dict:
+def _run_lenet(quick: bool, seed: int, figures: Path | None) -> dict:
     train, test = _digits(quick, seed)
     epochs = 3 if quick else 10
     loss = lenet(epochs, seed, data=train, test=test)
@@ -527,7 +585,8 @@ def _run_lenet(quick: bool, seed: int) -> dict:
             "test_loss": _LAST_TEST["loss"], "epochs": epochs}
 
 
-# experiment name -> fn(quick, seed) -> result dict: the work of its default (--quick) run.
+# experiment name -> fn(quick, seed, figures) -> result dict: the work of its default (--quick)
+# run, and the seed's figures drawn in ``figures`` (a directory) unless it is None.
 PROCESSES = {
     "linear_regression": _run_linear_regression,
     "linreg_scratch": _run_linreg_scratch,
@@ -537,6 +596,7 @@ PROCESSES = {
     "mnist_mlp": _run_mnist_mlp,
     "lenet": _run_lenet,
 }
+SEED_FIGURES = ("linear_regression", "linreg_scratch", "himmelblau")  # the originals that draw
 
 
 def main(argv=None) -> dict:
@@ -547,9 +607,12 @@ def main(argv=None) -> dict:
     p.add_argument("--seed", type=int, default=0, help="default %(default)s")
     p.add_argument("--json", type=Path, default=None,
                    help="write {experiment, quick, seconds, result, torch} here")
+    p.add_argument("--figures", type=Path, default=None, metavar="DIR",
+                   help="draw the figures the seed draws (%s) as PNG files in DIR"
+                        % ", ".join(SEED_FIGURES))
     args = p.parse_args(argv)
     start = time.perf_counter()
-    result = PROCESSES[args.name](args.quick, args.seed)
+    result = PROCESSES[args.name](args.quick, args.seed, args.figures)
     seconds = time.perf_counter() - start
     out = {"experiment": args.name, "quick": args.quick, "seconds": round(seconds, 4),
            "result": result, "torch": torch.__version__, "threads": torch.get_num_threads()}

@@ -7,9 +7,11 @@ For every experiment of :data:`EXPERIMENTS` (default runs; ``--quick`` for tests
 from spawn to exit, as separate processes started with this interpreter:
 
 ``torch``
-    ``python -m experiments._torch_originals NAME``: the same work in PyTorch (its data,
-    steps, batch size, log lines and per-epoch test), ``import torch`` included, no figures,
-    with PyTorch's default threads (one per core).
+    ``python -m experiments._torch_originals NAME --figures TMP``: the same work in PyTorch
+    (its data, steps, batch size, log lines and per-epoch test) and the figures its seed
+    draws (``_torch_originals.SEED_FIGURES``: seeds 000, 003 and 004 draw with matplotlib,
+    the MNIST seeds draw none), ``import torch`` included, with PyTorch's default threads
+    (one per core).
 ``torch1``
     the same with ``OMP_NUM_THREADS=1``: on a loaded machine PyTorch's threads wait for
     each other (4x slower MNIST MLP steps here at load 10), so the ratios are taken against
@@ -26,8 +28,8 @@ from spawn to exit, as separate processes started with this interpreter:
 Each JAX process runs with ``JAX_LOG_COMPILES=1``; :func:`parse_log` reads its stderr:
 compilations = "Finished XLA compilation" lines minus "Persistent compilation cache hit"
 lines (a hit logs both), compile seconds = the XLA times of the compilations that were not
-hits. The JAX experiments draw their figures (matplotlib) inside the timed process; the
-PyTorch processes draw none.
+hits. Both sides draw their figures (matplotlib) inside the timed process: the JAX
+experiment its own, the PyTorch original its seed's.
 
 ``--before REV`` counts compilations instead of timing against PyTorch: every catalogue
 experiment in ``--quick`` mode and :data:`TARGETS` in their default runs, once in a git
@@ -192,8 +194,9 @@ def run_jax(name: str, *, quick: bool, cache: str | None, root: Path = REPO,
 
 
 def run_torch(name: str, *, quick: bool, threads: int | None = None) -> dict:
-    """One ``python -m experiments._torch_originals NAME`` process: wall, the work's seconds
-    and its result; ``threads``: ``OMP_NUM_THREADS`` (None: PyTorch's default)."""
+    """One ``python -m experiments._torch_originals NAME`` process: wall, the work's seconds,
+    its result and the seed's figures it drew (file names); ``threads``: ``OMP_NUM_THREADS``
+    (None: PyTorch's default)."""
     env = _env(None)
     env.pop("OMP_NUM_THREADS", None)
     if threads is not None:
@@ -201,12 +204,13 @@ def run_torch(name: str, *, quick: bool, threads: int | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"wp_torch_{name}_") as out:
         report = Path(out) / "torch.json"
         argv = [sys.executable, "-m", "experiments._torch_originals", name, "--json",
-                str(report), *(["--quick"] if quick else [])]
+                str(report), "--figures", out, *(["--quick"] if quick else [])]
         run = timed(argv, env=env)
         done = json.loads(report.read_text()) if report.exists() else {}
+        figures = sorted(p.name for p in Path(out).glob("*.png"))
     row = {"wall": run["wall"], "returncode": run["returncode"],
            "body_seconds": done.get("seconds"), "result": done.get("result"),
-           "threads": done.get("threads")}
+           "threads": done.get("threads"), "figures": figures}
     if run["returncode"] != 0:
         row["error"] = _error(run)
     return row

@@ -40,3 +40,19 @@ def test_digit_grid_of_a_constant_image_is_black_not_nan():
         assert np.isfinite(mosaic).all() and mosaic.min() == 0
     finally:
         plots.pyplot().close(fig)
+
+
+def test_log_axis_labels_powers_of_ten_in_plain_text():
+    fig, ax = plots.pyplot().subplots()
+    try:
+        ax.plot([1, 2], [2e-5, 0.3])
+        plots._log_y(ax)
+        major, minor = ax.yaxis.get_major_formatter(), ax.yaxis.get_minor_formatter()
+        assert ax.get_yscale() == "log"
+        assert [major(v) for v in (1e-4, 1.0, 100.0, 1e12)] == ["10⁻⁴", "10⁰", "10²", "10¹²"]
+        ax.set_ylim(0.25, 0.5)  # under a decade: the minor ticks carry the labels
+        minor.set_locs(ax.yaxis.get_minorticklocs())
+        assert minor(0.3) == "3×10⁻¹" and minor(0.4) == "4×10⁻¹"
+        assert "$" not in "".join(major(v) + minor(v) for v in (2e-5, 0.3, 7.0))  # no mathtext
+    finally:
+        plots.pyplot().close(fig)

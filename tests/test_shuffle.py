@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxbasics.data import batching
 from jaxbasics.data.batching import _mix, _unmix, permutation
 
 
@@ -34,3 +35,15 @@ def test_permutation_is_uniform():
     assert ((table - expected) ** 2 / expected).sum() < 124
     fours = np.asarray(jax.jit(jax.vmap(lambda k: permutation(k, 4)))(keys[:2400]))
     assert len({tuple(p) for p in fours}) == 24
+
+
+def test_permutation_is_the_order_of_its_hashed_keys_either_side_of_the_unstable_sort():
+    """Below and above ``UNSTABLE_UP_TO`` the permutation is the same function of the key:
+    the indices in the order of their distinct hashed keys (NumPy's stable argsort)."""
+    key = jax.random.key(7)
+    s = np.asarray(jax.random.bits(key, (2,), jnp.uint32))
+    for n in (1000, batching.UNSTABLE_UP_TO, batching.UNSTABLE_UP_TO + 1, 60_000):
+        h = np.asarray(_mix(_mix(jnp.arange(n, dtype=jnp.uint32) + s[0]) ^ s[1]))
+        assert len(np.unique(h)) == n
+        np.testing.assert_array_equal(np.asarray(permutation(key, n)),
+                                      np.argsort(h, kind="stable"))

@@ -85,3 +85,4 @@ def test_torch_process_reads_the_same_digits_without_jax(tmp_path):
     run = wp.run_torch("linreg_scratch", quick=True)
     assert run["returncode"] == 0, run.get("error")
     assert run["result"]["epochs"] == 3 and run["result"]["last_batch_loss"] < 1e-3
+    assert run["figures"] == ["data.png"]  # d2l 3.2's scatter of the data, as the seed draws
