@@ -14,9 +14,11 @@ from jax import Array
 
 from jaxbasics._checks import positive
 from jaxbasics._once import jit_once
+from jaxbasics.data.batching import permutation
 
-
-_permutation = jit_once(jax.random.permutation, static_argnums=1)
+# The epochs' shuffle, compiled once per size with the quick pipeline (it runs once):
+# 0.04-0.05 s to compile where jax.random.permutation's key-value sort took 0.08-0.12 s.
+_permutation = jit_once(permutation, static_argnums=1)
 
 
 def _order(n: int, key: Array | None) -> np.ndarray:
@@ -30,9 +32,9 @@ def split_indices(n: int, fraction: float, key: Array | None = None
     """``(first, second)`` index arrays: ``round(n * fraction)`` and the rest, disjoint.
 
     n: number of examples (positive int). fraction: the share of the first part, strictly
-    inside (0, 1). key: shuffles first (``jax.random.permutation``); None keeps the order,
-    like ``torch.utils.data.random_split`` without its generator. Both parts must be
-    non-empty. Returns two (k,) int64 arrays.
+    inside (0, 1). key: shuffles first (:func:`~jaxbasics.data.batching.permutation`, the
+    epochs' shuffle); None keeps the order, like ``torch.utils.data.random_split`` without
+    its generator. Both parts must be non-empty. Returns two (k,) int64 arrays.
     """
     positive("n", n, integer=True)
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
