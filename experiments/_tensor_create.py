@@ -1,15 +1,17 @@
 """tensor_basics, part 1 (seed 001 §14-26): dtypes, creation, random, indexing and slicing,
 reshaping, transposing (the transpose-then-reshape corruption and its fix), broadcasting.
 
-Each family is one compiled program and a report. The program (``*_examples``, a ``jax.jit``
-compiled with the cheap CPU pipeline of ``jit_once``: it runs once) computes every example
-of the family from the key, in the seed's order and under the seed's names, and returns
-them as a dict of arrays; the report fetches that dict once (``jax.device_get``) and turns
-the NumPy arrays into the printed Python values. Running the examples op by op would
-compile one small program per primitive instead (hundreds for the chapter); even
-``jnp.asarray([1, 2])`` on a concrete list compiles a conversion, so it is in a program too.
+Each family is a function of arrays and a report. The function (``*_examples``) computes
+every example of the family from the family's key, in the seed's order and under the seed's
+names, and returns them as a dict of arrays; ``tensor_basics`` computes all families in
+one compiled program (``jit_once``'s quick pipeline: it runs once) and fetches the result
+once. The report turns the family's NumPy arrays (``out``) into the printed Python values.
+Running the examples op by op would compile one small program per primitive instead
+(hundreds for the chapter); even ``jnp.asarray([1, 2])`` on a concrete list compiles a
+conversion, so it is in the program too. Each ``*_examples`` is also a ``jit_once``
+program of its own when called alone.
 
-Each family function returns ``(result, seed)``: what the JAX code computes, and the seed's
+Each report returns ``(result, seed)``: what the JAX code computes, and the seed's
 printed output for the same example (only where the seed prints one). Examples that only
 show a shape, or that the shape rules reject, are traced with ``jax.eval_shape``: no data,
 no compilation, the same rules."""
@@ -82,9 +84,8 @@ def creation_examples(key) -> dict:
                 (maths[idx][:, 0] == chinese[idx][:, 0]).all()}
 
 
-def dtypes_and_creation(key):
+def dtypes_and_creation(out):
     res, seed = {}, {}
-    out = jax.device_get(creation_examples(key))
     # dtype and ndim are the same in the program and in the NumPy arrays it returns.
     res["dtype: jnp.asarray(1.3) / from list [1, 2] / from numpy np.ones(2)"] = [
         str(out[name].dtype) for name in ("jnp.asarray(1.3)", "from list [1, 2]", "from numpy np.ones(2)")]
@@ -113,8 +114,9 @@ def dtypes_and_creation(key):
 
 
 @jit_once
-def indexing_examples() -> dict:
-    """The indexing examples with data (seed 001 §18-19) as one program."""
+def indexing_examples(key=None) -> dict:
+    """The indexing examples with data (seed 001 §18-19) as one program (no draws: ``key``
+    is not used)."""
     x = jnp.array([[0.1, 0.7, -1.0], [0.5, 2.0, 0.4]])
     mask = x >= 0.5                                         # x.ge(0.5)
     src = jnp.array([[4, 3, 5], [6, 7, 8]])
@@ -130,7 +132,7 @@ def indexing_examples() -> dict:
         "x.at[1].set(5): old, new": [y, y.at[1].set(5.0)]}
 
 
-def indexing(key):
+def indexing(out):
     a = jax.ShapeDtypeStruct((4, 3, 28, 28), jnp.float32)   # torch.rand(4, 3, 28, 28)
     res = shapes(lambda a: {
         "a[0].shape": a[0], "a[0, 0].shape": a[0, 0], "a[0, 0, 2, 4].shape": a[0, 0, 2, 4],
@@ -151,7 +153,6 @@ def indexing(key):
             "index_select(a, 1, [1, 2]).shape": [4, 2, 28, 28],
             "a[...].shape": [4, 3, 28, 28], "a[0, ...].shape": [3, 28, 28],
             "a[:, 1, ...].shape": [4, 28, 28], "a[..., :2].shape": [4, 3, 28, 2]}
-    out = jax.device_get(indexing_examples())
     selected = out["masked_select(x, x >= 0.5)"][:int(out["count"])]  # the real ones
     res["masked_select(x, x >= 0.5)"] = r4(selected)
     seed["masked_select(x, x >= 0.5)"] = [0.7, 0.5, 2.0]
@@ -184,7 +185,7 @@ def reshaping_examples(key) -> dict:
                 jnp.all(jnp.array([1, 1, 1, 1])), jnp.all(jnp.array([1, 1, 1, 0]))]).astype(jnp.int32)}
 
 
-def reshaping(key):
+def reshaping(out):
     a = jax.ShapeDtypeStruct((4, 1, 28, 28), jnp.float32)
     b = jax.ShapeDtypeStruct((1, 32, 1, 1), jnp.float32)  # rand(32).unsqueeze(1).unsqueeze(2).unsqueeze(0)
     res = shapes(lambda a, b: {
@@ -197,7 +198,6 @@ def reshaping(key):
         "b.expand(4, 32, 14, 14)": jnp.broadcast_to(b, (4, 32, 14, 14)),
         "b.repeat(4, 32, 1, 1)": jnp.tile(b, (4, 32, 1, 1)),
         "b.repeat(4, 1, 32, 32)": jnp.tile(b, (4, 1, 32, 32))}, a, b)
-    out = jax.device_get(reshaping_examples(key))
     res.update({"view(783) of 784 elements": _fails(lambda: jnp.zeros((4, 1, 28, 28))[0].reshape(783)),
                 "unsqueeze(5)": _fails(lambda: jnp.expand_dims(jnp.zeros((4, 1, 28, 28)), 5)),
                 "b.squeeze(1) (size 32)": _fails(lambda: jnp.squeeze(jnp.zeros((1, 32, 1, 1)), 1)),
@@ -240,10 +240,9 @@ def broadcasting_examples(key) -> dict:
             "a * c": a * c, "a @ c.T": a @ c.T}
 
 
-def broadcasting(key):
+def broadcasting(out):
     feat = jax.ShapeDtypeStruct((4, 32, 14, 14), jnp.float32)
     bias = jax.ShapeDtypeStruct((32, 1, 1), jnp.float32)   # arange(32.)[:, None, None]
-    out = jax.device_get(broadcasting_examples(key))
     res = {"[4,32,14,14] + [32,1,1]": shape(jax.eval_shape(jnp.add, feat, bias)),
            "[4,32,14,14] + [32,14]": _fails(lambda: jnp.zeros((4, 32, 14, 14)) + jnp.zeros((32, 14))),
            "[4,32,8] + [5.0]": shape(jax.eval_shape(lambda: jnp.zeros((4, 32, 8)) + jnp.array([5.0]))),

@@ -1,8 +1,9 @@
 """tensor_basics, part 2 (seed 001 §27-33): concatenate/stack/split/chunk, arithmetic,
 matmul (batched, broadcast), pow/sqrt/rsqrt/exp/log, rounding, clip and gradient clipping by
 norm, norms, reductions with keepdims, argmax/argmin, max with an axis, top-k, k-th value,
-comparisons, where, gather (``take_along_axis``). Returns ``(result, seed)`` like part 1:
-one compiled program per family (``*_examples``), its dict fetched once and reported."""
+comparisons, where, gather (``take_along_axis``). Like part 1: each family's examples
+(``*_examples``, computed in the chapter's one program) and its report of them, which
+returns ``(result, seed)``."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def chunk(x, chunks: int, axis: int = 0) -> list:
     return jnp.split(x, list(range(size, x.shape[axis], size)), axis=axis)
 
 
-def combine_and_split(key):
+def combine_and_split(out=None):
+    """Shapes only (nothing computed: ``out`` is not used)."""
     def pieces(key):
         s = jax.random.uniform(key, (6, 32, 8))   # stack of six [32, 8] score tables
         return {"cat([4,32,8],[5,32,8], 0)": jnp.concatenate([s[:4], jnp.zeros((5, 32, 8))], 0),
@@ -43,6 +45,7 @@ def combine_and_split(key):
                 "s.chunk(2)": chunk(s, 2), "s.chunk(4) (torch rule)": chunk(s, 4),
                 "array_split(s, 4) (numpy rule)": jnp.array_split(s, 4)}
 
+    key = jax.eval_shape(jax.random.key, 0)        # an abstract key
     out = jax.eval_shape(pieces, key)              # only shapes: traced, nothing compiled
     res = {name: shape(out[name]) for name in ("cat([4,3,16,32] x 2, 3)", "cat([4,3,32,32],[4,1,32,32], 1)",
                                                "cat([4,32,8],[5,32,8], 0)", "stack([4,3,16,32] x 2, 2)")}
@@ -90,8 +93,7 @@ def arithmetic_examples(key) -> dict:
             "floor(x + 0.5) (the seed's 四舍五入)": jnp.floor(halves + 0.5)}
 
 
-def arithmetic(key):
-    out = jax.device_get(arithmetic_examples(key))
+def arithmetic(out):
     res = {"a + b == add(a, b) (b broadcast [4] -> [3,4])":
                bool(out["a + b == add(a, b) (b broadcast [4] -> [3,4])"]),
            "7 // 2, -7 // 2": tolist(out["7 // 2, -7 // 2"])}
@@ -147,8 +149,7 @@ def clipping_examples(key) -> dict:
             "d norm(x)/dx at x = 0 (torch: 0, jnp.linalg.norm: nan)": jax.grad(tensor.norm)(jnp.zeros(2))}
 
 
-def clipping_and_norms(key):
-    out = jax.device_get(clipping_examples(key))
+def clipping_and_norms(out):
     res = {"clamp(10) max, clamp(0, 10) range": tolist(out["clamp(10) max, clamp(0, 10) range"]),
            "d clamp(x, 0, 1)/dx at 0, 0.5, 1, 2 (torch's)":
                tolist(out["d clamp(x, 0, 1)/dx at 0, 0.5, 1, 2 (torch's)"])}
@@ -169,9 +170,9 @@ def clipping_and_norms(key):
 
 
 @jit_once
-def statistics_examples() -> dict:
+def statistics_examples(key=None) -> dict:
     """Reductions, argmax/argmin, max with an axis, top-k, k-th value (seed 001 §32) as one
-    program."""
+    program (no draws: ``key`` is not used)."""
     a = jnp.arange(8.0).reshape(2, 4)
     values, idx = tensor.max_dim(a, 1)
     top, top_i = jax.lax.top_k(SEED_A, 3)
@@ -193,8 +194,7 @@ def statistics_examples() -> dict:
             "topk(3) of [0.2, 0.3, 0.1, 0.2, 0.1, 0.1]": list(jax.lax.top_k(p, 3))}
 
 
-def statistics():
-    out = jax.device_get(statistics_examples())
+def statistics(out):
     res = {"min, max, mean, prod, sum": tolist(out["min, max, mean, prod, sum"]),
            "argmax(), argmin() (flattened)": tolist(out["argmax(), argmin() (flattened)"]),
            "argmax(dim=1)": tolist(out["argmax(dim=1)"]),
@@ -243,8 +243,7 @@ def select_examples(key) -> dict:
             "gather(labels, top-3 indices)": jnp.take(labels, jax.lax.top_k(SEED_A, 3)[1])}
 
 
-def select(key):
-    out = jax.device_get(select_examples(key))
+def select(out):
     res = {"a > 2, a >= 2, a == 2, a != 2": tolist(out["a > 2, a >= 2, a == 2, a != 2"]),
            "eq(a, a).all(), array_equal(a, a + 1)": tolist(out["eq(a, a).all(), array_equal(a, a + 1)"]),
            "where(cond, 0, 1) == 1 - cond": bool(out["where(cond, 0, 1) == 1 - cond"]),

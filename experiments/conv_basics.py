@@ -6,7 +6,6 @@ mode, each checked against its formula. Layout NHWC / kernels (kh, kw, in, out) 
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 
@@ -17,7 +16,6 @@ from flax import nnx
 
 from experiments import _cli
 from jaxbasics import conv
-from jaxbasics._once import jit_once
 from jaxbasics.nn import stateful
 
 
@@ -41,13 +39,11 @@ def cases(kernels) -> list[tuple[int, int, int, int]]:
     return list(itertools.product(kernels, (1, 2), (0, 2), (1, 2)))
 
 
-@functools.partial(jit_once, static_argnums=(1, 2))
 def conv_outputs(key, size: int, kernels: tuple[int, ...]) -> dict:
     """Inputs (2, size, size, 3), a kernel per case and conv2d's output for each, and an
-    ``nnx.Conv`` next to conv2d with its kernel: one compiled program for all cases, by
-    the quick pipeline (it runs once). The input and every kernel come from one normal
-    draw: each ``jax.random`` call inlines its own threefry hash, and 25 of them took 1.2 s
-    to compile where the 24 convolutions take 0.05 s (2-core Zen 4)."""
+    ``nnx.Conv`` next to conv2d with its kernel. The input and every kernel come from one
+    normal draw: each ``jax.random`` call inlines its own threefry hash, and 25 of them took
+    1.2 s to compile where the 24 convolutions take 0.05 s (2-core Zen 4)."""
     grid = cases(kernels)
     shapes = [(2, size, size, 3)] + [(k, k, 3, 4) for k, *_ in grid]
     draws = jax.random.normal(key, (sum(math.prod(s) for s in shapes),))
@@ -65,10 +61,9 @@ def conv_outputs(key, size: int, kernels: tuple[int, ...]) -> dict:
     return out
 
 
-def conv_checks(key, size: int = 28, kernels=(1, 3, 5)) -> dict:
+def conv_checks(out: dict, size: int, kernels: tuple[int, ...]) -> dict:
     """Shapes and values of conv2d over a grid of (kernel, stride, padding, dilation) on
-    (2, size, size, 3) inputs, against the NumPy definition."""
-    out = jax.tree.map(np.asarray, conv_outputs(key, size, tuple(kernels)))
+    (2, size, size, 3) inputs (:func:`conv_outputs`, fetched), against the NumPy definition."""
     worst, shapes_ok, grid = 0.0, True, cases(kernels)
     for (k, s, p, d), kernel, y in zip(grid, out["kernels"], out["y"]):
         ref = reference_conv(out["x"], kernel, s, p, d)
@@ -80,19 +75,22 @@ def conv_checks(key, size: int = 28, kernels=(1, 3, 5)) -> dict:
             "example_shape_k3_s2_p1": list(out["example"].shape)}
 
 
-@jit_once
+# The pooling examples' input (2, 4, 4, 1): 0, 1, ..., 31.
+POOL_X = np.arange(2 * 4 * 4 * 1, dtype=np.float32).reshape(2, 4, 4, 1)
+
+
 def pooled(x) -> dict:
-    """Pooling and upsampling of x (2, 4, 4, 1), one compiled program."""
+    """Pooling and upsampling of x (2, 4, 4, 1)."""
     return {"max": conv.max_pool2d(x, 2), "avg": conv.avg_pool2d(x, 2),
             "max_k3_s2_p1": conv.max_pool2d(x, 3, 2, 1), "nearest": conv.upsample(x, 2, "nearest"),
             "bilinear": conv.upsample(x, 2, "bilinear")}
 
 
-def pool_and_upsample_checks() -> dict:
-    x = np.arange(2 * 4 * 4 * 1, dtype=np.float32).reshape(2, 4, 4, 1)
+def pool_and_upsample_checks(out: dict) -> dict:
+    """:func:`pooled` of ``POOL_X`` (fetched) against the reshaped blocks and the formulas."""
+    x = POOL_X
     blocks = x.reshape(2, 2, 2, 2, 2, 1)
     max_ref, avg_ref = blocks.max(axis=(2, 4)), blocks.mean(axis=(2, 4))
-    out = jax.tree.map(np.asarray, pooled(x))
     bil = out["bilinear"]
     # align_corners=False: output pixel 1 sits at source coordinate (1 + 0.5) / 2 - 0.5 = 0.25.
     bil_ref_01 = 0.75 * x[0, 0, 0, 0] + 0.25 * x[0, 0, 1, 0]
@@ -104,10 +102,9 @@ def pool_and_upsample_checks() -> dict:
             "bilinear_pixel_0_1": float(bil[0, 0, 1, 0]), "bilinear_pixel_0_1_formula": float(bil_ref_01)}
 
 
-@jit_once
 def batch_norm_outputs(key) -> dict:
     """nnx.BatchNorm(momentum=0.9) in train then eval mode on x (16, 5, 5, 4), the formula,
-    and the torch-style running mean of :func:`conv.batch_norm`; one compiled program."""
+    and the torch-style running mean of :func:`conv.batch_norm`."""
     x = 3.0 + 2.0 * jax.random.normal(key, (16, 5, 5, 4))
     apply, params, state = stateful(nnx.BatchNorm(4, momentum=0.9, rngs=nnx.Rngs(0)))
     y_train, state1 = apply(params, state, x, train=True)
@@ -122,9 +119,9 @@ def batch_norm_outputs(key) -> dict:
             "running_mean_after_eval": state2["mean"][...], "torch_running_mean": rm}
 
 
-def batch_norm_checks(key) -> dict:
-    """nnx.BatchNorm(momentum=0.9) in train mode vs the formula; eval uses running stats."""
-    o = jax.tree.map(np.asarray, batch_norm_outputs(key))
+def batch_norm_checks(o: dict) -> dict:
+    """nnx.BatchNorm(momentum=0.9) in train mode vs the formula; eval uses running stats
+    (:func:`batch_norm_outputs`, fetched)."""
     return {"bn_train_error": float(np.max(np.abs(o["y_train"] - o["ref_train"]))),
             "bn_train_mean": float(np.abs(o["y_train"].mean())),
             "bn_running_mean": o["running_mean"].tolist(),
@@ -136,10 +133,20 @@ def batch_norm_checks(key) -> dict:
                                                        o["running_mean_after_eval"]))}
 
 
+def outputs(k_conv, k_bn, size: int, kernels: tuple[int, ...]) -> dict:
+    """Every check's arrays from the two keys: traced into the one program (the quick
+    pipeline: it runs once) that ``_cli.seeded`` compiles with the keys. Four programs (the
+    keys, the convolutions, the pools, the batch-norm) compiled in 0.49 s, this one in
+    0.3 s (2-core Zen 4)."""
+    return {"conv": conv_outputs(k_conv, size, kernels), "pool": pooled(POOL_X),
+            "bn": batch_norm_outputs(k_bn)}
+
+
 def body(args) -> _cli.Outcome:
-    k_conv, k_bn = _cli.keys(args.seed, 2)
-    r = {**(conv_checks(k_conv, 12, (1, 3)) if args.quick else conv_checks(k_conv)),
-         **pool_and_upsample_checks(), **batch_norm_checks(k_bn)}
+    size, kernels = (12, (1, 3)) if args.quick else (28, (1, 3, 5))
+    out = jax.device_get(_cli.seeded(outputs, args.seed, 2, size, kernels))
+    r = {**conv_checks(out["conv"], size, kernels), **pool_and_upsample_checks(out["pool"]),
+         **batch_norm_checks(out["bn"])}
     side = 6 if args.quick else 14  # (12 + 2 - 2 - 1) // 2 + 1, (28 + 2 - 2 - 1) // 2 + 1
     ok = (r["conv_shapes_match_formula"] and r["conv_max_rel_error"] < 1e-5
           and r["nnx_conv_vs_conv2d"] < 1e-5 and r["example_shape_k3_s2_p1"] == [2, side, side, 4]

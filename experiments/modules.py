@@ -104,17 +104,22 @@ def toy_data(key, n: int = 512):
     return x, y
 
 
-def checkpoint_demo(seed: int, out_dir, mode: str, epochs: int = EPOCHS,
+def _data_and_key(k_data, k_shuffle):
+    """(toy_data from the first key, the second key): with the keys, one program."""
+    return toy_data(k_data), k_shuffle
+
+
+def checkpoint_demo(model: Net, seed: int, out_dir, mode: str, epochs: int = EPOCHS,
                     batch_size: int = BATCH_SIZE, learning_rate: float = LEARNING_RATE) -> dict:
-    """Train Net on shuffled batches, saving an Orbax checkpoint after every epoch; restore
-    the one saved halfway onto a fresh model and resume; compare with an uninterrupted run.
+    """Train ``model`` (a Net) on shuffled batches, saving an Orbax checkpoint after every
+    epoch; restore the one saved halfway onto a template of zeros and resume; compare with
+    an uninterrupted run.
 
     Positions are absolute in the engine (epoch e is shuffled by fold_in(key, e), counted
     from the restored step), so the resumed run sees the same batches and ends bit for bit
     where the uninterrupted one does."""
-    k_data, k_shuffle = _cli.keys(seed, 2)
-    data = toy_data(k_data)
-    apply, params = functional(build(lambda: Net(rngs=nnx.Rngs(seed))))
+    data, k_shuffle = _cli.seeded(_data_and_key, seed, 2)
+    apply, params = functional(model)
     step = make(apply, learning_rate)
     full, full_hist = fit(step, init_state(params, step), data, epochs=epochs, batch_size=batch_size,
                           key=k_shuffle, mode=mode)
@@ -124,9 +129,9 @@ def checkpoint_demo(seed: int, out_dir, mode: str, epochs: int = EPOCHS,
     with checkpoint.Checkpoints(directory, every=1, keep=2) as saved:
         half, half_hist = fit(step, init_state(params, step), data, epochs=epochs // 2,
                               batch_size=batch_size, key=k_shuffle, mode=mode, on_epoch=saved)
-        # A fresh model (another seed) as the template: nothing but the structure is reused.
-        _, fresh = functional(build(lambda: Net(rngs=nnx.Rngs(seed + 1))))
-        restored = saved.restore(init_state(fresh, step))
+        # Zeros as the template: nothing but the structure is reused.
+        zeros = jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), params)
+        restored = saved.restore(init_state(zeros, step))
         kept = saved.steps
     x = np.asarray(data[0])[:16]
     predict = jit_once(apply)
@@ -144,24 +149,27 @@ def checkpoint_demo(seed: int, out_dir, mode: str, epochs: int = EPOCHS,
             "train_accuracy": step.evaluate(resumed, data)["accuracy"]}
 
 
+@jit_once(static_argnums=0)
+def train_eval_outputs(seed: int):
+    """A dropout network built from ``seed`` and its outputs (3, 2) on ones (3, 4): eval
+    twice, then train twice (the second from the RNG state the first left); one compiled
+    program, the parameters' initialisers in it."""
+    model = nnx.Sequential(nnx.Linear(4, 8, rngs=nnx.Rngs(seed)), nnx.relu,
+                           nnx.Dropout(0.5, rngs=nnx.Rngs(dropout=seed)),
+                           nnx.Linear(8, 2, rngs=nnx.Rngs(seed + 1)))
+    apply, params, state = stateful(model)
+    x = jnp.ones((3, 4))
+    e1, s1 = apply(params, state, x, train=False)
+    e2, _ = apply(params, s1, x, train=False)
+    t1, s2 = apply(params, state, x, train=True)
+    t2, _ = apply(params, s2, x, train=True)
+    return e1, e2, t1, t2
+
+
 def train_eval_demo(seed: int) -> dict:
     """``train()`` vs ``eval()`` with dropout: eval is deterministic and equals the
     no-dropout network; train mode drops units (and advances the dropout RNG state)."""
-    model = build(lambda: nnx.Sequential(nnx.Linear(4, 8, rngs=nnx.Rngs(seed)), nnx.relu,
-                                         nnx.Dropout(0.5, rngs=nnx.Rngs(dropout=seed)),
-                                         nnx.Linear(8, 2, rngs=nnx.Rngs(seed + 1))))
-    apply, params, state = stateful(model)
-
-    @jit_once
-    def outputs(params, state):
-        x = jnp.ones((3, 4))
-        e1, s1 = apply(params, state, x, train=False)
-        e2, _ = apply(params, s1, x, train=False)
-        t1, s2 = apply(params, state, x, train=True)
-        t2, _ = apply(params, s2, x, train=True)
-        return e1, e2, t1, t2
-
-    e1, e2, t1, t2 = (np.asarray(a) for a in outputs(params, state))
+    e1, e2, t1, t2 = (np.asarray(a) for a in train_eval_outputs(seed))
     return {"eval_deterministic": bool(np.array_equal(e1, e2)),
             "train_differs_from_eval": bool(not np.allclose(t1, e1)),
             "train_calls_differ": bool(not np.allclose(t1, t2))}
@@ -177,7 +185,8 @@ def body(args) -> _cli.Outcome:
     print("children:", children)
     print("modules:", modules)
     n_params = count_params(params)
-    mylinear = build(lambda: MyLinear(784, 10, rngs=nnx.Rngs(args.seed)))
+    # Only its parameter count is shown: its structure, traced (no values computed).
+    mylinear = nnx.eval_shape(lambda: MyLinear(784, 10, rngs=nnx.Rngs(args.seed)))
     flat = jax.eval_shape(Flatten(), jax.ShapeDtypeStruct((2, 1, 28, 28), jnp.float32))
     device = jax.devices()[0]
     placed = jax.device_put(params, device)
@@ -185,7 +194,7 @@ def body(args) -> _cli.Outcome:
     if args.epochs is not None and args.epochs < 2:
         raise _cli.UsageError(f"argument --epochs: the demo resumes halfway, so at least 2; "
                               f"got {args.epochs}")
-    ckpt = checkpoint_demo(args.seed, args.out, args.mode, learning_rate=args.lr,
+    ckpt = checkpoint_demo(model, args.seed, args.out, args.mode, learning_rate=args.lr,
                            epochs=args.epochs or (2 if args.quick else EPOCHS),
                            batch_size=args.batch_size)
     modes = train_eval_demo(args.seed)

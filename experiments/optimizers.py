@@ -56,7 +56,7 @@ def himmelblau_objective(p, batch):
 PROBLEMS = {  # objective, initial parameters, data
     "linreg": (linreg_objective,
                lambda: {"w": np.zeros((1, 1), np.float32), "b": np.zeros((1,), np.float32)},
-               lambda: linreg_data(_cli.keys(0, 1)[0])),
+               lambda: _cli.seeded(linreg_data, 0, 1)),  # the key and the data: one program
     "himmelblau": (himmelblau_objective, lambda: np.zeros(2, np.float32), lambda: None),
 }
 
