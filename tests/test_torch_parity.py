@@ -213,6 +213,11 @@ def test_cross_entropy_out_of_range_label_fails_clearly_under_jit():
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
         losses.cross_entropy(z, bad)  # eager
     assert np.isnan(jax.jit(losses.cross_entropy)(z, bad))  # the silent default, documented
+    # Negative labels too (a gather would wrap -1 to the last class), but not ignore_index.
+    per_example = jax.jit(lambda a, b: losses.cross_entropy(a, b, reduction="none"))
+    got = per_example(z, jnp.array([-1, -3]))
+    assert np.isnan(got).all(), got
+    np.testing.assert_allclose(per_example(z, jnp.array([-100, 2])), [0.0, np.log(3)], rtol=1e-6)
     checked = jax.jit(lambda a, b: losses.cross_entropy(a, b, checked=True))
     np.testing.assert_allclose(checked(z, jnp.array([0, 2])), np.log(3), rtol=1e-6)
     with pytest.raises(Exception, match=r"labels must lie in \[0, 3\) .* got \[5\]"):
