@@ -58,12 +58,16 @@ def test_early_stopping_dropout(tmp_path):
 
 
 def test_cross_validation(tmp_path, capsys):
-    m = _run(cross_validation, tmp_path)
+    with count_compiles() as compiled:  # equal folds: one program trains all six
+        m = _run(cross_validation, tmp_path)
+    assert compiled.names.count("jit(_fused)") == 1, compiled.names
+    assert compiled.names.count("jit(_evaluate_batches)") == 2, compiled.names  # val, test
     r = m["result"]
     out = capsys.readouterr().out
     assert m["ok"]
     assert out.count("VAL set:") == len(r["val_accuracy_per_epoch"]) and out.count("TEST set:") == 1
-    assert r["val_size"] * 5 == r["train_size"]
+    assert r["val_size"] * 5 == r["train_size"] and r["k"] == 6
+    assert r["fold_val_accuracy"][0] == r["val_accuracy_per_epoch"][-1]  # fold 0: the hold-out
     assert r["best_val_accuracy"] == max(r["val_accuracy_per_epoch"])
     assert len(r["fold_val_accuracy"]) == r["k"]
     assert abs(r["kfold_mean"] - np.mean(r["fold_val_accuracy"])) < 1e-9
