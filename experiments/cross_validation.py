@@ -85,18 +85,21 @@ def body(args) -> _cli.Outcome:
     step = make(args.lr, momentum)
     print(f"hold-out (fold 0 of {K}): {len(train_idx)} train / {len(val_idx)} validation of "
           f"{n}; SGD lr {args.lr} momentum {momentum}, batch {batch}, {epochs} epochs")
-    best, monitor, history = train(args, step, pick(train_idx), pick(val_idx), k_fold[0],
+    best, _, history = train(args, step, pick(train_idx), pick(val_idx), k_fold[0],
                                    epochs=epochs, batch_size=batch, verbose=True, name="holdout")
     test_m = _logs.test_log(step, best, test, 500, label="TEST")  # the test set, once
-    # Fold 0 is the hold-out run; each fold reports its last epoch's validation accuracy.
-    fold_acc = [monitor.history[-1]["accuracy"] if monitor.history else float("nan")]
+    # Fold 0 is the hold-out run; each fold reports its last epoch's validation accuracy,
+    # read from the run's epoch logs (a resumed run's include the saved ones).
+    curve = [logs["val_accuracy"] for logs in history.epochs]
+    fold_acc = [curve[-1] if curve else float("nan")]
     for i, (tr, va) in enumerate(folds[1:], 1):
-        _, mon, _ = train(args, step, pick(tr), pick(va), k_fold[i], epochs=epochs,
-                          batch_size=batch, name=f"fold{i}")
-        fold_acc.append(mon.history[-1]["accuracy"] if mon.history else float("nan"))
+        _, _, fold = train(args, step, pick(tr), pick(va), k_fold[i], epochs=epochs,
+                           batch_size=batch, name=f"fold{i}")
+        fold_acc.append(fold.epochs[-1]["val_accuracy"] if fold.epochs else float("nan"))
     result = {"train_size": len(train_idx), "val_size": len(val_idx),
-              "val_accuracy_per_epoch": [h["accuracy"] for h in monitor.history],
-              "best_epoch": monitor.best_epoch, "best_val_accuracy": monitor.best_value,
+              "val_accuracy_per_epoch": curve,
+              "best_epoch": int(np.argmax(curve)) if curve else None,
+              "best_val_accuracy": max(curve) if curve else float("nan"),
               "test_accuracy": test_m["accuracy"], "k": K, "fold_val_accuracy": fold_acc,
               "kfold_mean": float(np.mean(fold_acc)), "kfold_std": float(np.std(fold_acc)),
               "learning_rate": args.lr, "momentum": momentum, "batch_size": batch,

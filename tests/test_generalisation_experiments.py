@@ -72,3 +72,14 @@ def test_cross_validation(tmp_path, capsys):
     assert len(r["fold_val_accuracy"]) == r["k"]
     assert abs(r["kfold_mean"] - np.mean(r["fold_val_accuracy"])) < 1e-9
     assert r["kfold_mean"] > 0.8 and r["test_accuracy"] > 0.85
+
+
+def test_cross_validation_resumed_after_it_finished_reports_the_same_folds(tmp_path):
+    # The folds' accuracies come from the runs' epoch logs, which a resumed run reads back
+    # (a finished fold trains nothing again and its monitor sees no epoch).
+    ck = str(tmp_path / "ck")
+    first = _run(cross_validation, tmp_path / "a", "--checkpoint-dir", ck)
+    again = _run(cross_validation, tmp_path / "b", "--checkpoint-dir", ck, "--resume")
+    assert again["ok"], again["result"]
+    for name in ("fold_val_accuracy", "val_accuracy_per_epoch", "best_epoch", "kfold_mean"):
+        assert again["result"][name] == first["result"][name], name
