@@ -19,6 +19,7 @@ learn in as few.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -63,8 +64,26 @@ def train(args, step: Step, data, val, key, *, epochs: int, batch_size: int,
     state, history = _cli.train(args, step, init_state(init_mlp(k_init), step), data,
                                 epochs=epochs, batch_size=batch_size, key=k_shuffle,
                                 on_epoch=on_epoch, name=name, learning_rate=args.lr)
-    # A resumed run that had finished evaluates nothing again: its final state stands.
-    return monitor.best_state or state, monitor, history
+    curve = [logs["val_accuracy"] for logs in history.epochs]  # a resumed run's saved ones too
+    best = int(np.argmax(curve)) if curve else None  # the first maximum, as the Monitor keeps
+    if best is None or best == monitor.best_epoch:
+        return monitor.best_state or state, monitor, history
+    # Resumed: the best epoch came before the interruption (or the run had finished), so
+    # this process's Monitor never held its parameters; its checkpoint does, if still kept.
+    saved = _checkpointed(args, name, state, (best + 1) * (len(data[1]) // batch_size))
+    if saved is None:
+        print(f"{name}: epoch {best}'s checkpoint is no longer kept; the final state stands")
+    return saved or state, monitor, history
+
+
+def _checkpointed(args, name: str, template, step: int):
+    """The state ``--checkpoint-dir DIR`` saved at ``step`` for ``name`` (``DIR/name``), shaped
+    like ``template``; None if that checkpoint is not kept."""
+    if getattr(args, "checkpoint_dir", None) is None:
+        return None
+    from jaxbasics.checkpoint import Checkpoints
+    with Checkpoints(Path(args.checkpoint_dir) / name) as saved:
+        return saved.restore(template, step) if step in saved.steps else None
 
 
 def body(args) -> _cli.Outcome:
