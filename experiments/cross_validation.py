@@ -91,7 +91,7 @@ def body(args) -> _cli.Outcome:
     full = len(train_all[1]) >= 60_000
     batch = args.batch_size or (BATCH if full else SMALL_BATCH)
     momentum = args.momentum if args.momentum is not None else (MOMENTUM if full else SMALL_MOMENTUM)
-    epochs = args.epochs or (3 if args.quick else EPOCHS)
+    epochs = args.epochs or (4 if args.quick else EPOCHS)
     k_folds, *k_fold = _cli.keys(args.seed, 1 + K)
     n = len(train_all[1])
     # Equal folds (the last n mod K examples sit out: 4 of the 4,000 embedded digits, none

@@ -78,7 +78,7 @@ def test_cross_validation_resumed_after_it_finished_reports_the_same_results(tmp
     # The folds' accuracies come from the runs' epoch logs, which a resumed run reads back
     # (a finished fold trains nothing again and its monitor sees no epoch); the hold-out's
     # test uses its best epoch, restored from that epoch's checkpoint. The default run:
-    # its best epoch (7 of 0-9 on seed 0) is not the last, which --quick's 3 epochs are.
+    # its best epoch (7 of 0-9 on seed 0) is not the last, which --quick's 4 epochs' is.
     ck = str(tmp_path / "ck")
     run = lambda out, *flags: cross_validation.main(  # noqa: E731
         ["--out", str(tmp_path / out), "--checkpoint-dir", ck, *flags])
