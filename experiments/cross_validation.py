@@ -47,8 +47,8 @@ def make(learning_rate: float = LEARNING_RATE, momentum: float = MOMENTUM) -> St
 
 def train(args, step: Step, data, val, key, *, epochs: int, batch_size: int,
           verbose: bool = False, name: str | None = None):
-    """Train the MLP on ``data``, evaluating ``val`` each epoch; returns (best state,
-    monitor, history)."""
+    """Train the MLP on ``data``, evaluating ``val`` each epoch; returns (the best epoch's
+    state, history)."""
     k_init, k_shuffle = _cli.keys(key, 2)
     monitor = Monitor(lambda s: step.evaluate(s, val, 500), monitor="accuracy", mode="max")
 
@@ -67,13 +67,13 @@ def train(args, step: Step, data, val, key, *, epochs: int, batch_size: int,
     curve = [logs["val_accuracy"] for logs in history.epochs]  # a resumed run's saved ones too
     best = int(np.argmax(curve)) if curve else None  # the first maximum, as the Monitor keeps
     if best is None or best == monitor.best_epoch:
-        return monitor.best_state or state, monitor, history
+        return monitor.best_state or state, history
     # Resumed: the best epoch came before the interruption (or the run had finished), so
     # this process's Monitor never held its parameters; its checkpoint does, if still kept.
     saved = _checkpointed(args, name, state, (best + 1) * (len(data[1]) // batch_size))
     if saved is None:
         print(f"{name}: epoch {best}'s checkpoint is no longer kept; the final state stands")
-    return saved or state, monitor, history
+    return saved or state, history
 
 
 def _checkpointed(args, name: str, template, step: int):
@@ -104,16 +104,16 @@ def body(args) -> _cli.Outcome:
     step = make(args.lr, momentum)
     print(f"hold-out (fold 0 of {K}): {len(train_idx)} train / {len(val_idx)} validation of "
           f"{n}; SGD lr {args.lr} momentum {momentum}, batch {batch}, {epochs} epochs")
-    best, _, history = train(args, step, pick(train_idx), pick(val_idx), k_fold[0],
-                                   epochs=epochs, batch_size=batch, verbose=True, name="holdout")
+    best, history = train(args, step, pick(train_idx), pick(val_idx), k_fold[0],
+                          epochs=epochs, batch_size=batch, verbose=True, name="holdout")
     test_m = _logs.test_log(step, best, test, 500, label="TEST")  # the test set, once
     # Fold 0 is the hold-out run; each fold reports its last epoch's validation accuracy,
     # read from the run's epoch logs (a resumed run's include the saved ones).
     curve = [logs["val_accuracy"] for logs in history.epochs]
     fold_acc = [curve[-1] if curve else float("nan")]
     for i, (tr, va) in enumerate(folds[1:], 1):
-        _, _, fold = train(args, step, pick(tr), pick(va), k_fold[i], epochs=epochs,
-                           batch_size=batch, name=f"fold{i}")
+        _, fold = train(args, step, pick(tr), pick(va), k_fold[i], epochs=epochs,
+                        batch_size=batch, name=f"fold{i}")
         fold_acc.append(fold.epochs[-1]["val_accuracy"] if fold.epochs else float("nan"))
     result = {"train_size": len(train_idx), "val_size": len(val_idx),
               "val_accuracy_per_epoch": curve,
