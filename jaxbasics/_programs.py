@@ -14,14 +14,20 @@ evaluation's batches). The program is lowered once per input signature (JAX cach
 trace and the lowering, so the compile that follows reuses them) and XLA's cost analysis
 of it, which counts a loop's body once, gives the seconds of one body at
 :data:`FLOPS_PER_SECOND` and :data:`BYTES_PER_SECOND`. Work times that under
-:data:`QUICK_BELOW_SECONDS` compiles quick; more work takes the full pipeline for training
-and the middle one (LLVM at level 1, the older loop emitters) for an evaluation, a
+:data:`QUICK_BELOW_SECONDS` (of the pipeline that would otherwise compile it) compiles
+quick; more work takes the full pipeline for training and the middle one (LLVM at level
+1, the older loop emitters) for an evaluation, a
 forward pass that it compiles 2-3x faster and runs within 0.9-1.2x of the full pipeline's
 time (1,000 digits: the MNIST MLP 0.19 s instead of 0.33 s to compile, 3.1 ms a pass
 instead of 2.7; LeNet 0.20 / 0.53 s, 15.6 / 13.3 ms; ResNet 0.43 / 1.18 s, 222 / 246 ms;
 GoogLeNet 0.30 / 0.90 s, 103 / 100 ms). Training stays on the full pipeline: the middle
 one compiled the fused epochs of the five classic CNNs, LeNet and the MLP 0.15-1.5 s
-faster but ran LeNet's epoch 1.35x and GoogLeNet's 1.5x slower.
+faster but ran LeNet's epoch 1.35x and GoogLeNet's 1.5x slower. An evaluation saves less
+by the middle pipeline than training does by the full one, so its bound is higher: the
+MNIST MLP's evaluation of 3,200 digits (estimated 0.031 s) compiled in 0.12-0.13 s quick
+against 0.26-0.28 s middle and ran in 16-21 ms against 11-16 ms; the classic CNNs' (1,000
+digits, estimated 0.19-0.78 s) ran 1.4-2x slower quick, which their 0.1-0.3 s of compiling
+saved did not repay, so they stay on the middle pipeline.
 
 Measured choices in the default catalogue: the hand-backprop MLP's 500 full-batch steps
 (estimated 12-24 ms), the optimizer comparison's 2,000-step runs (2-13 ms) and the d2l
@@ -47,7 +53,9 @@ PIPELINES = {"full": None, "middle": {"xla_backend_optimization_level": 1,
                                        "xla_cpu_use_fusion_emitters": False},
              "quick": CPU_OPTIONS}
 
-QUICK_BELOW_SECONDS = 0.03
+# Estimated seconds of work below which a program compiles quick, by the pipeline it would
+# otherwise take (see the module docstring).
+QUICK_BELOW_SECONDS = {"full": 0.03, "middle": 0.1}
 # Deliberately low rates for a small model on one CPU core: an estimate that errs long
 # keeps a program that runs many times on the full pipeline.
 FLOPS_PER_SECOND = 1e11
@@ -112,5 +120,5 @@ class Program:
         if sig not in self.costs:
             self.costs[sig] = estimated_seconds(
                 self.jitted["full"].trace(*args, **kwargs).lower(), 1)
-        small = work * self.costs[sig] < QUICK_BELOW_SECONDS
+        small = work * self.costs[sig] < QUICK_BELOW_SECONDS[self.large]
         return self.jitted["quick" if small else self.large]
