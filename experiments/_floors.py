@@ -6,7 +6,9 @@ Small loops (the d2l regression: 3 epochs x 100 batches of 10): one compiled cal
 dispatch, the loop itself (300 empty steps), the epoch shuffles (this project's
 :func:`~jaxbasics.data.batching.permutation` and ``jax.random.permutation``), the
 whole-epoch gathers, the 300 steps on batches already gathered (model, gradient and
-optimizer update), the engine's fused program, and ``fit`` around it.
+optimizer update), the engine's fused program, and ``fit`` around it; then the kernels
+inside that program, each with the time ``jax.profiler`` saw it take per epoch and the
+threads XLA's CPU backend splits it over (:func:`fused_kernels`).
 
 Epochs (the MNIST MLP, LeNet, and the ResNet, GoogLeNet and DenseNet of ``classic_cnns``,
 as ``jit_vs_eager`` times them): ``fit`` fused and jit and the PyTorch original, against
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 from typing import Callable
 
@@ -88,6 +91,38 @@ def small_loop_variants() -> dict[str, Callable]:
     }
 
 
+def fused_kernels(calls: int = 50) -> list[tuple[str, str, float, float]]:
+    """Inside the d2l regression's fused run (3 epochs, as ``fit`` times it above): XLA's
+    kernels, each (op, what it is: its result and opcode, and the threads XLA splits it
+    over, if any; microseconds per epoch; launches per epoch), the most time first
+    (:func:`jaxbasics.bench.kernel_times`; a loop's op includes its body)."""
+    from experiments import linreg_scratch
+    from jaxbasics.train import fit, init_state
+
+    step, params, data, key = linreg_scratch.problem(0, quick_compile=False)
+    state, epochs, n, bs = init_state(params, step), 3, 1000, 10
+    run = lambda: fit(step, state, data, epochs=epochs, batch_size=bs, key=key,  # noqa: E731
+                      mode="fused")[1].loss[-1]
+    times = bench.kernel_times(run, calls)
+    hlo = step._programs["fused"].jitted["full"].lower(
+        state, data, key, 0, 0, np.int32(epochs), np.int32(n // bs), epochs=epochs,
+        batches=n // bs, batch_size=bs, n=n, whole_epoch=True, unroll=1).compile().as_text()
+    return [(op, _what(hlo, op), us / epochs, launches / epochs)
+            for op, (us, launches) in times.items()]
+
+
+def _what(hlo: str, op: str) -> str:
+    """``op``'s result type and opcode in the compiled HLO text, and the threads XLA's CPU
+    backend splits it over (its ``outer_dimension_partitions``), e.g. ``"f32[100,10,2]
+    fusion, split over 2 threads"``."""
+    line = next((ln for ln in hlo.splitlines() if ln.strip().startswith(f"%{op} = ")), "")
+    shape = re.match(rf"\s*%{re.escape(op)} = ([a-z0-9]+\[[^\]]*\])", line)
+    opcode = re.search(r" ([\w-]+)\(%", line)  # the operands follow the opcode
+    what = " ".join(m.group(1) for m in (shape, opcode) if m)
+    split = re.search(r'"outer_dimension_partitions":\["(\d+)"', line)
+    return what + (f", split over {split.group(1)} threads" if split else "")
+
+
 # The workloads of experiments.jit_vs_eager whose epochs have a GEMM floor here.
 EPOCH_WORKLOADS = ("mnist_mlp", "lenet", "classic_cnns")
 
@@ -134,6 +169,12 @@ def main(argv=None) -> dict:
     for name, seconds in small.items():
         print(f"  {name:38s} {seconds * 1e6:8.1f} us")
     out["small_loop_us"] = {k: v * 1e6 for k, v in small.items()}
+    kernels = fused_kernels()
+    print("\nInside fit(mode='fused'), XLA's kernels per epoch (jax.profiler; a loop's op "
+          "includes its body; the rest of a call is dispatch, Python and waiting for threads):")
+    for op, what, us, launches in kernels[:8]:
+        print(f"  {op:36s} {us:8.1f} us  x{launches:.3g}  {what}")
+    out["fused_kernels_us_per_epoch"] = {op: us for op, _, us, _ in kernels}
     rate = statistics.median(matmul_gflops(repeats=3) for _ in range(3))
     print(f"\nEpochs against their matrix products alone (2048 x 2048 matmul rate "
           f"{rate:.0f} GFLOP/s; median of rounds):")

@@ -202,6 +202,43 @@ def gemm_floor(products: list[Any], steps: int) -> Callable[[], Any]:
     return lambda: run(operands, jnp.float32(0.0))
 
 
+def kernel_times(fn: Callable[[], Any], calls: int = 20) -> dict[str, tuple[float, float]]:
+    """Where a compiled program's time goes, kernel by kernel: ``{hlo op: (microseconds
+    per call, launches per call)}`` over ``calls`` calls of ``fn()`` (after one untraced
+    call), from a ``jax.profiler`` trace (XLA's events name the HLO op they ran), the
+    most time first. A loop's op (``while``) includes the kernels it runs, so the values
+    do not add up to the call's time; the rest of a call (dispatch, Python, waiting for a
+    thread) is in no kernel."""
+    import glob
+    import gzip
+    import json
+    import tempfile
+
+    positive("calls", calls, integer=True)
+    jax.block_until_ready(fn())
+    with tempfile.TemporaryDirectory() as trace_dir:
+        jax.profiler.start_trace(trace_dir, create_perfetto_trace=True)
+        try:
+            for _ in range(calls):
+                jax.block_until_ready(fn())
+        finally:
+            jax.profiler.stop_trace()
+        [path] = glob.glob(os.path.join(trace_dir, "**", "perfetto_trace.json.gz"),
+                           recursive=True)
+        with gzip.open(path, "rt") as f:
+            trace = json.load(f)
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    total: dict[str, float] = {}
+    count: dict[str, int] = {}
+    for e in events:
+        op = e.get("args", {}).get("hlo_op") if e.get("ph") == "X" else None
+        if op:
+            total[op] = total.get(op, 0.0) + e.get("dur", 0.0)  # microseconds
+            count[op] = count.get(op, 0) + 1
+    return {op: (total[op] / calls, count[op] / calls)
+            for op in sorted(total, key=total.get, reverse=True)}
+
+
 def matmul_gflops(n: int = 2048, dtype: Any = jnp.float32, repeats: int = 5) -> float:
     """The device's matrix-multiply rate in GFLOP/s on an (n, n) @ (n, n) product."""
     a = jax.random.normal(jax.random.key(0), (n, n), dtype)

@@ -57,3 +57,27 @@ def test_gemm_floor_computes_each_product_on_operands_of_its_shapes():
     assert [o.shape for o in outs] == [(6, 2), (5, 5)]
     assert all(bool(jnp.all(jnp.isfinite(o))) for o in outs)
     assert float(shift) == 0.0  # the carried scalar stays 0: the products are the operands'
+
+
+def test_kernel_times_counts_each_kernel_launch_per_call():
+    """A loop of three sorts: the loop launches once a call, its sort three times."""
+    x = jax.random.bits(jax.random.key(0), (1000,), jnp.uint32)
+    f = jax.jit(lambda x: jax.lax.fori_loop(
+        0, 3, lambda i, c: jax.lax.sort(c ^ i.astype(jnp.uint32)), x))
+    times = bench.kernel_times(lambda: f(x), calls=4)
+    [sort] = [op for op in times if op.startswith("sort")]
+    [loop] = [op for op in times if op.startswith("while")]
+    assert times[sort][1] == 3 and times[loop][1] == 1
+    assert times[loop][0] >= times[sort][0] > 0  # the loop's time includes its sorts
+
+
+def test_the_fused_d2l_kernels_are_named_with_their_shapes_and_threads():
+    line = ('  %broadcast_select_fusion.1 = f32[100,10,2]{2,1,0} fusion(%a, %sort.4), '
+            'kind=kLoop, calls=%f, backend_config={"outer_dimension_partitions":["2"]}')
+    assert _floors._what(line, "broadcast_select_fusion.1") == (
+        "f32[100,10,2] fusion, split over 2 threads")
+    assert _floors._what("  %while.7 = (s32[], f32[2]) while(%t), body=%b", "while.7") == "while"
+    kernels = _floors.fused_kernels(calls=2)
+    # one shuffle per epoch: the sort of the 1,000 hashed indices
+    [sort] = [k for k in kernels if k[0].startswith("sort")]
+    assert sort[1] == "u32[1000] sort" and sort[3] == 1
