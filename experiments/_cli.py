@@ -207,6 +207,11 @@ def positive_int(text: str) -> int:
     return _number(text, int, "a positive integer", lambda v: v > 0)
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (``--process-id``)."""
+    return _number(text, int, "a non-negative integer", lambda v: v >= 0)
+
+
 def seed_int(text: str) -> int:
     """argparse type: an integer in [0, 2**32) (``--seed``)."""
     return _number(text, int, "a non-negative integer below 2**32", lambda v: 0 <= v < 2**32)
@@ -251,14 +256,14 @@ def parser(doc: str | None, *, default_mode: str = "fused", default_seed: int = 
 def add_parallel_arguments(p: argparse.ArgumentParser) -> None:
     """``--devices`` and the multi-process flags (see :func:`parallel_setup`)."""
     g = p.add_argument_group("several devices and processes (data parallel)")
-    g.add_argument("--devices", type=int, default=None, metavar="N",
+    g.add_argument("--devices", type=positive_int, default=None, metavar="N",
                    help="devices per process to split each batch over (on the CPU, N "
                         "simulated devices); default: one device, the plain path")
     g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
                    help="process 0's address for jax.distributed (env JAX_COORDINATOR_ADDRESS)")
-    g.add_argument("--num-processes", type=int, default=None, metavar="P",
+    g.add_argument("--num-processes", type=positive_int, default=None, metavar="P",
                    help="processes in the run, one per host or GPU (env JAX_NUM_PROCESSES)")
-    g.add_argument("--process-id", type=int, default=None, metavar="I",
+    g.add_argument("--process-id", type=non_negative_int, default=None, metavar="I",
                    help="this process, 0..P-1; only 0 prints and writes (env JAX_PROCESS_ID)")
 
 

@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments import _cli
 from jaxbasics import bench
 from jaxbasics.bench import cpu_model, dot_products, gemm_floor, matmul_gflops, product_flops
 
@@ -156,7 +157,8 @@ def epoch_workloads(only: str | None = None) -> list:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=_cli.positive_int, default=5,
+                   help="rounds of interleaved timing (default 5)")
     p.add_argument("--only", default=None,
                    help="time only the epoch workloads whose names contain this (e.g. ResNet)")
     p.add_argument("--no-torch", action="store_true", help="leave out the PyTorch loops")

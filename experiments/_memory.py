@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -131,6 +132,8 @@ def main(argv=None) -> dict:
     p.add_argument("--mode", default="fused", choices=("jit", "fused"))
     p.add_argument("--no-torch", action="store_true")
     args = p.parse_args(argv)
+    if not os.path.isdir(args.data_dir):  # checked here: this process imports no JAX
+        p.error(f"argument --data-dir: no such directory: {args.data_dir!r}")
     rows = {}
     sides = [("jax", JAX_STAGES)] + ([] if args.no_torch else [("torch", TORCH_STAGES)])
     for side, stages in sides:

@@ -17,11 +17,13 @@ import time
 
 import jax
 
+from experiments import _cli
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--devices", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--devices", type=_cli.positive_int, default=1)
+    p.add_argument("--repeats", type=_cli.positive_int, default=5)
     args = p.parse_args()
     if args.devices > 1:
         jax.config.update("jax_num_cpu_devices", args.devices)

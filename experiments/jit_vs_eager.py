@@ -119,7 +119,8 @@ def main(argv=None) -> list[dict]:
                                   "of these comma-separated words (case-insensitive), e.g. "
                                   "lenet,mlp (lenet is not GoogLeNet)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch originals")
-    p.add_argument("--repeats", type=int, default=5, help="timed runs per mode (default 5)")
+    p.add_argument("--repeats", type=_cli.positive_int, default=5,
+                   help="timed runs per mode (default 5)")
     args = p.parse_args(argv)
     with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
     every = collect(args.quick)

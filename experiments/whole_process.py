@@ -435,13 +435,25 @@ def before_after_table(rows: list[dict]) -> str:
 
 # --- the command line -----------------------------------------------------------------
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1, with the experiments' message (``experiments._cli``'s
+    types are not imported: they would bring JAX into this process, which only runs others)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+    return value
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", help="comma-separated experiments (default: "
                                   + ",".join(EXPERIMENTS) + "; with --no-torch any of "
                                   "the catalogue, or 'all')")
-    p.add_argument("--repeats", type=int, default=3,
+    p.add_argument("--repeats", type=_positive_int, default=3,
                    help="rounds per experiment; the tables show medians (default 3)")
     p.add_argument("--quick", action="store_true", help="the experiments' --quick runs")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch processes")

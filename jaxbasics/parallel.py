@@ -210,13 +210,14 @@ def distributed_init(coordinator: str | None = None, num_processes: int | None =
     num_processes = num_processes or int(env("JAX_NUM_PROCESSES", "0")) or None
     if process_id is None and env("JAX_PROCESS_ID"):
         process_id = int(env("JAX_PROCESS_ID"))
+    if process_id is not None and not 0 <= process_id < (num_processes or 1):
+        raise ValueError(f"process id must be in 0..{(num_processes or 1) - 1}; got {process_id}"
+                         + ("" if num_processes else " (no number of processes was given: one)"))
     if not num_processes or num_processes == 1:
         return False
     if coordinator is None or process_id is None:
         raise ValueError(f"{num_processes} processes need a coordinator address (host:port of "
                          "process 0) and this process's id (0 .. num_processes-1)")
-    if not 0 <= process_id < num_processes:
-        raise ValueError(f"process id must be in 0..{num_processes - 1}; got {process_id}")
     heartbeat = heartbeat_timeout or int(env("JAXBASICS_HEARTBEAT_TIMEOUT", "10"))
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator, num_processes, process_id,

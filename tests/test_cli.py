@@ -31,6 +31,8 @@ def lines(text: str) -> list[str]:
     (["--epochs", "-3"], "--epochs"), (["--seed", "-1"], "--seed"),
     (["--dataset", "foo"], "--dataset"), (["--mode", "turbo"], "--mode"),
     (["--data-dir", "/nonexistent"], "--data-dir"), (["--resume"], "--resume"),
+    (["--devices", "0"], "--devices"), (["--num-processes", "0"], "--num-processes"),
+    (["--process-id", "-1"], "--process-id"),
 ])
 def test_bad_value_is_one_line_naming_the_flag_exit_2(flags, flag, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
@@ -42,10 +44,10 @@ def test_bad_value_is_one_line_naming_the_flag_exit_2(flags, flag, tmp_path, cap
 
 def test_flag_types():
     assert _cli.positive_float("1e-3") == 1e-3 and _cli.positive_int("7") == 7
-    assert _cli.seed_int("0") == 0
+    assert _cli.seed_int("0") == 0 and _cli.non_negative_int("0") == 0
     for bad, kind in [("inf", _cli.positive_float), ("x", _cli.positive_float),
                       ("2.5", _cli.positive_int), ("-1", _cli.seed_int),
-                      (str(2**32), _cli.seed_int)]:
+                      (str(2**32), _cli.seed_int), ("-1", _cli.non_negative_int)]:
         with pytest.raises(Exception, match="expected"):
             kind(bad)
 
@@ -194,3 +196,16 @@ def test_ctrl_c_outside_fit_with_checkpoints_says_how_to_resume(tmp_path, monkey
     err = lines(capsys.readouterr().err)
     assert len(err) == 1 and "interrupted; resume with: " in err[0], err
     assert err[0].endswith(f"--checkpoint-dir {tmp_path / 'ckpt'} --resume"), err
+
+
+def test_a_process_id_outside_the_processes_is_one_line_exit_2(tmp_path, capsys):
+    """--process-id 2 of one process (no --num-processes) or of two is refused before any
+    training, naming the ids there are."""
+    for flags, ids in [(["--process-id", "2"], "0..0"),
+                       (["--num-processes", "2", "--process-id", "2",
+                         "--coordinator", "localhost:1"], "0..1")]:
+        with pytest.raises(SystemExit) as info:
+            lenet.main(["--quick", "--out", str(tmp_path), *flags])
+        assert info.value.code == 2
+        err = lines(capsys.readouterr().err)
+        assert len(err) == 1 and f"process id must be in {ids}; got 2" in err[0], err

@@ -171,3 +171,29 @@ def test_ctrl_c_in_the_benchmark_prints_what_was_timed(monkeypatch, capsys):
     timed.clear()
     with pytest.raises(KeyboardInterrupt):
         jit_vs_eager.main(["--quick", "--no-torch"])
+
+
+@pytest.mark.parametrize("module, flag", [("jit_vs_eager", "--repeats"),
+                                          ("whole_process", "--repeats"),
+                                          ("_floors", "--rounds")])
+@pytest.mark.parametrize("value", ["0", "-2", "x"])
+def test_the_benchmarks_refuse_a_count_below_one_naming_the_flag(module, flag, value, capsys):
+    """A count of rounds below one is a usage error (exit 2, one line), not a traceback
+    after minutes of timing."""
+    import importlib
+    main = importlib.import_module(f"experiments.{module}").main
+    with pytest.raises(SystemExit) as info:
+        main([flag, value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.endswith(f"error: argument {flag}: expected a positive integer; got '{value}'")
+
+
+def test_the_memory_comparison_refuses_a_missing_data_directory(tmp_path, capsys):
+    from experiments import _memory
+    with pytest.raises(SystemExit) as info:
+        _memory.main(["--data-dir", str(tmp_path / "nowhere")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    missing = tmp_path / "nowhere"
+    assert err.endswith(f"error: argument --data-dir: no such directory: '{missing}'")
