@@ -201,7 +201,9 @@ def distributed_init(coordinator: str | None = None, num_processes: int | None =
 
     Arguments left None are read from ``JAX_COORDINATOR_ADDRESS`` (``host:port`` of process
     0), ``JAX_NUM_PROCESSES``, ``JAX_PROCESS_ID`` and ``JAXBASICS_HEARTBEAT_TIMEOUT``; with
-    none of them set (or one process) nothing happens. On the CPU the collectives go
+    none of them set (or one process) nothing happens. A process id outside
+    0..num_processes-1 (0 alone when no number of processes is given) is a ValueError.
+    On the CPU the collectives go
     through gloo. heartbeat_timeout: seconds after which a silent process counts as dead
     and the others stop (JAX's default is 100 s; here 10 s).
     """
