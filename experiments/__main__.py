@@ -64,7 +64,7 @@ def _cpu_model() -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=Path("runs/catalogue"),
+    p.add_argument("--out", type=_cli.output_dir, default=Path("runs/catalogue"),
                    help="report directory (default %(default)s)")
     p.add_argument("--only", nargs="+", choices=CATALOGUE, metavar="NAME",
                    help="run only these experiments")

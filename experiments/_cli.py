@@ -217,6 +217,21 @@ def seed_int(text: str) -> int:
     return _number(text, int, "a non-negative integer below 2**32", lambda v: 0 <= v < 2**32)
 
 
+def output_dir(text: str) -> Path:
+    """argparse type: a directory to write in (``--out``, ``--checkpoint-dir``,
+    ``--tensorboard``), created later: its nearest existing ancestor must be a directory
+    this process may write in."""
+    path = Path(text)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"{str(existing)!r} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write in {str(existing)!r}")
+    return path
+
+
 def existing_dir(text: str) -> Path:
     """argparse type: a directory that exists (``--data-dir``)."""
     if not Path(text).is_dir():
@@ -241,12 +256,12 @@ def parser(doc: str | None, *, default_mode: str = "fused", default_seed: int = 
                    help="a few seconds of work (tests and the catalogue runner use it)")
     p.add_argument("--seed", type=seed_int, default=default_seed,
                    help="PRNG seed, a non-negative integer (default %(default)s)")
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("--out", type=output_dir, default=None,
                    help="directory for metrics.json and figures (default runs/<experiment>)")
     p.add_argument("--mode", choices=MODES, default=default_mode,
                    help="eager: no jit; jit: a compiled step per batch; fused: whole "
                         "epochs in one compiled scan (default %(default)s)")
-    p.add_argument("--tensorboard", type=Path, default=None, metavar="DIR",
+    p.add_argument("--tensorboard", type=output_dir, default=None, metavar="DIR",
                    help="log live curves and images as TensorBoard event files in "
                         "DIR/<experiment> (default: off); view with tensorboard --logdir DIR")
     add_parallel_arguments(p)
@@ -370,7 +385,7 @@ def add_training_arguments(p: argparse.ArgumentParser, *, lr: float | None,
                        help=f"default {optimizer} (the seed's)")
     if not checkpoints:
         return
-    p.add_argument("--checkpoint-dir", type=Path, default=None, metavar="DIR",
+    p.add_argument("--checkpoint-dir", type=output_dir, default=None, metavar="DIR",
                    help="save the training state to DIR after every epoch and on Ctrl-C "
                         "(Orbax; the last 3 kept)")
     p.add_argument("--resume", action="store_true",

@@ -32,7 +32,9 @@ def lines(text: str) -> list[str]:
     (["--dataset", "foo"], "--dataset"), (["--mode", "turbo"], "--mode"),
     (["--data-dir", "/nonexistent"], "--data-dir"), (["--resume"], "--resume"),
     (["--devices", "0"], "--devices"), (["--num-processes", "0"], "--num-processes"),
-    (["--process-id", "-1"], "--process-id"),
+    (["--process-id", "-1"], "--process-id"), (["--out", "/dev/null/x"], "--out"),
+    (["--tensorboard", "/dev/null/tb"], "--tensorboard"),
+    (["--checkpoint-dir", "/dev/null/ck"], "--checkpoint-dir"),
 ])
 def test_bad_value_is_one_line_naming_the_flag_exit_2(flags, flag, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
