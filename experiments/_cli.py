@@ -415,11 +415,56 @@ def _history_path(directory: Path) -> Path:
     return directory / "history.npz"
 
 
-def _save_history(directory: Path, history: engine.History, complete: bool) -> None:
-    """The loss curve and epoch logs so far, beside the checkpoints (host-side numpy)."""
+# Flags a resumed run may change: where it writes and reads, how it runs (the numbers stay
+# the run's, up to the last bits between modes or device counts) and which of several models
+# it trains (each has its own checkpoints). Any other flag (--lr, --batch-size, --epochs,
+# --seed, --optimizer, --quick, ...) defines the run.
+RESUME_MAY_CHANGE = frozenset({"out", "checkpoint_dir", "resume", "tensorboard", "mode",
+                               "devices", "coordinator", "num_processes", "process_id",
+                               "data_dir", "source", "only"})
+
+
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags that define a run, as JSON values: all but :data:`RESUME_MAY_CHANGE` and
+    what :func:`run` adds to ``args``."""
+    own = {"experiment", "argv", "mesh", "tensorboard_logger"}
+    return {k: jsonable(v) for k, v in sorted(vars(args).items())
+            if k not in RESUME_MAY_CHANGE and k not in own}
+
+
+def _save_history(directory: Path, history: engine.History, complete: bool,
+                  settings: dict[str, Any]) -> None:
+    """The loss curve, epoch logs and the run's flags so far, beside the checkpoints
+    (host-side numpy)."""
     logs = json.dumps(jsonable([{k: v for k, v in e.items()} for e in history.epochs]))
     np.savez(_history_path(directory), **{f"step_{k}": v for k, v in history.steps.items()},
-             epochs=np.array(logs), complete=np.array(complete))
+             epochs=np.array(logs), complete=np.array(complete),
+             settings=np.array(json.dumps(settings)))
+
+
+def _check_settings(directory: Path, settings: dict[str, Any]) -> None:
+    """Refuse to resume the run saved in ``directory`` under other flags than it started
+    with (a run saved before the flags were recorded is not checked)."""
+    path = _history_path(directory)
+    if not path.is_file():
+        return
+    with np.load(path) as f:
+        if "settings" not in f.files:
+            return
+        saved = json.loads(str(f["settings"]))
+    changed = [k for k in sorted(set(saved) | set(settings)) if saved.get(k) != settings.get(k)]
+    if changed:
+        flags = ", ".join(f"--{k.replace('_', '-')} {_flag_value(saved.get(k))} (now "
+                          f"{_flag_value(settings.get(k))})" for k in changed)
+        raise UsageError(f"argument --resume: the run in {str(directory)!r} was started with "
+                         f"{flags}; resume it with its own flags, or start a new run in "
+                         "another --checkpoint-dir")
+
+
+def _flag_value(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    return "(not given)" if value is None else str(value)
 
 
 def _load_history(directory: Path, step: int, per_epoch: int) -> tuple[engine.History, bool]:
@@ -496,6 +541,7 @@ def train(args: argparse.Namespace, step: engine.Step, state: engine.TrainState,
                              f"(step {latest}): add --resume to continue it, or use another "
                              "directory")
         if args.resume and latest is not None:
+            _check_settings(directory, run_settings(args))
             state = ckpt.restore(state, latest)
             before, complete = _load_history(directory, latest, per_epoch)
             print(f"resumed {args.experiment}{' ' + name if name else ''} from step {latest} "
@@ -505,11 +551,14 @@ def train(args: argparse.Namespace, step: engine.Step, state: engine.TrainState,
             if complete or epochs <= 0:
                 ckpt.close()
                 return state, before
+        else:  # a new run: its flags are recorded before its first checkpoint
+            directory.mkdir(parents=True, exist_ok=True)
+            _save_history(directory, before, False, run_settings(args))
 
     def save(state: engine.TrainState, history: engine.History, complete: bool) -> None:
         if ckpt.latest_step() != int(state.step):
             ckpt.save(state)
-        _save_history(directory, _joined(before, history), complete)
+        _save_history(directory, _joined(before, history), complete, run_settings(args))
 
     def saver(epoch: int, state: engine.TrainState) -> None:
         ckpt.save(state)

@@ -211,3 +211,19 @@ def test_a_process_id_outside_the_processes_is_one_line_exit_2(tmp_path, capsys)
         assert info.value.code == 2
         err = lines(capsys.readouterr().err)
         assert len(err) == 1 and f"process id must be in {ids}; got 2" in err[0], err
+
+
+def test_resume_under_other_flags_is_refused_naming_them(tmp_path):
+    """A checkpointed run resumes only under the flags that define it (a different batch
+    size would continue another run from the same step); how it runs may change."""
+    ck, out = tmp_path / "ck", tmp_path / "out"
+    flags = ["--quick", "--epochs", "1", "--checkpoint-dir", str(ck), "--out", str(out)]
+    first = lenet.main(flags)
+    with pytest.raises(_cli.UsageError) as info:
+        lenet.main(flags + ["--resume", "--batch-size", "32", "--lr", "0.05"])
+    assert str(info.value) == (
+        f"argument --resume: the run in {str(ck)!r} was started with --batch-size 64 (now 32), "
+        "--lr 0.1 (now 0.05); resume it with its own flags, or start a new run in another "
+        "--checkpoint-dir")
+    again = lenet.main(flags + ["--resume", "--mode", "jit"])  # finished: nothing to train
+    assert again["result"]["final_train_loss"] == first["result"]["final_train_loss"]
