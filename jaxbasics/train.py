@@ -288,6 +288,17 @@ def make_step(objective: Callable[..., Any], optimizer: optax.GradientTransforma
 # every place a body is traced (a history's shapes, each loop level), so the step is traced
 # once per program: ResNet's fused epoch traced it four times, 0.3-0.45 s each.
 
+def _is_key(key: Any) -> bool:
+    """A single PRNG key: ``jax.random.key``'s typed key, shape (), or a raw
+    ``jax.random.PRNGKey``, uint32 (2,)."""
+    dtype = getattr(key, "dtype", None)
+    if dtype is None:
+        return False
+    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        return key.shape == ()
+    return dtype == jnp.uint32 and key.shape == (2,)
+
+
 def _order(key: Array | None, epoch: Array, n: int, batch_size: int) -> Array:
     """Epoch ``epoch``'s batches, (n // batch_size, batch_size) int32."""
     return epoch_indices(None if key is None else jax.random.fold_in(key, epoch), n, batch_size)
@@ -523,7 +534,9 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
     epochs: passes to run in this call (a partial epoch the state is in counts as one).
         With ``batch_size=None`` each pass is one full-batch step (seed 000's "epoch").
     batch_size: minibatch size; the last partial batch is dropped (see ``epoch_indices``).
-    key: shuffles epoch ``e`` with ``fold_in(key, e)``; None keeps the data's order.
+    key: shuffles epoch ``e`` with ``fold_in(key, e)``; None keeps the data's order. One
+        key: ``jax.random.key(seed)`` (or a raw ``jax.random.PRNGKey``); anything else is a
+        TypeError.
     mode: ``'eager'``, ``'jit'`` or ``'fused'`` (see the module docstring).
     log_every, on_log: call ``on_log(LogEvent)`` at batch positions ``b`` with
         ``b % log_every == 0`` (the seeds' ``batch_idx % 100 == 0``; for full batch, steps),
@@ -567,6 +580,9 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
     positive("unroll", unroll, integer=True)
     if not isinstance(step, Step):
         raise TypeError(f"step must be what make_step returns; got {type(step).__name__}")
+    if key is not None and not _is_key(key):
+        raise TypeError("key must be a PRNG key, jax.random.key(seed) (or None: the data's "
+                        f"order); got {type(key).__name__} {getattr(key, 'shape', '')}".rstrip())
     full_batch = batch_size is None
     n = 0 if full_batch else _num_examples(data)
     per_epoch = 1 if full_batch else num_batches(n, batch_size)

@@ -832,11 +832,22 @@ def test_early_stopping_callback_through_fit():
     ({"batch_size": 1000}, ValueError, r"batch_size \(1000\) is larger than the data \(96 "),
     ({"steps_per_call": 0}, ValueError, "steps_per_call must be a positive integer"),
     ({"log_every": -1}, ValueError, "log_every must be a positive integer"),
+    ({"key": 3}, TypeError, r"key must be a PRNG key, jax.random.key\(seed\) .*; got int$"),
+    ({"key": jax.random.split(jax.random.key(0), 2)}, TypeError,
+     r"key must be a PRNG key.*; got PRNGKeyArray \(2,\)$"),
 ])
 def test_bad_arguments(kwargs, error, message):
     args = {"epochs": 1, "batch_size": BATCH, **kwargs}
     with pytest.raises(error, match=message):
         fit(STEP, fresh(), DATA, **args)
+
+
+def test_a_raw_prng_key_shuffles_as_its_typed_key():
+    raw = jax.random.PRNGKey(7)
+    typed = jax.random.wrap_key_data(raw)
+    runs = [fit(STEP, fresh(), DATA, epochs=2, batch_size=BATCH, key=k)[1].loss
+            for k in (raw, typed)]
+    np.testing.assert_array_equal(*runs)
 
 
 def test_fit_and_init_state_want_a_step():
