@@ -257,16 +257,27 @@ def make_step(objective: Callable[..., Any], optimizer: optax.GradientTransforma
     run through the same step. Metrics always contain ``"loss"``, the loss *before* the update
     (what PyTorch's loop prints).
     """
+    if not callable(objective):
+        raise TypeError(f"objective must be a function of (params, batch); got "
+                        f"{type(objective).__name__}")
+    if not (callable(getattr(optimizer, "init", None))
+            and callable(getattr(optimizer, "update", None))):
+        raise TypeError("optimizer must be an optax.GradientTransformation, e.g. optax.sgd(0.1) "
+                        f"or jaxbasics.optim.make('sgd', 0.1); got {type(optimizer).__name__}")
     tx = optax.with_extra_args_support(optimizer)
 
     def step(state: TrainState, batch: Batch) -> tuple[TrainState, Metrics]:
         key = None if state.key is None else jax.random.fold_in(state.key, state.step)
-        if stateful:
-            def value_fn(params):
-                return objective(params, batch, state.model_state, key)
-        else:
-            def value_fn(params):
-                return objective(params, batch)
+
+        def value_fn(params):
+            out = (objective(params, batch, state.model_state, key) if stateful
+                   else objective(params, batch))
+            loss = out[0] if stateful or has_aux else out
+            if jnp.ndim(loss) != 0:  # at trace time: what jax.grad would refuse, said plainly
+                raise TypeError(f"the objective must return a scalar loss (reduce the batch's "
+                                f"losses with jnp.mean or jnp.sum); it returned shape "
+                                f"{jnp.shape(loss)}")
+            return out
         if stateful or has_aux:
             (loss, aux), grads = jax.value_and_grad(value_fn, has_aux=True)(state.params)
             model_state, metrics = aux if stateful else (state.model_state, aux)
@@ -283,11 +294,6 @@ def make_step(objective: Callable[..., Any], optimizer: optax.GradientTransforma
     return Step(step, optimizer, objective, metrics, quick_compile)
 
 
-# The bodies of the compiled programs. ``fn`` is bound by functools.partial once per Step:
-# the loops get ``step.jit``, a nested jax.jit (XLA inlines it), whose cached trace serves
-# every place a body is traced (a history's shapes, each loop level), so the step is traced
-# once per program: ResNet's fused epoch traced it four times, 0.3-0.45 s each.
-
 def _is_key(key: Any) -> bool:
     """A single PRNG key: ``jax.random.key``'s typed key, shape (), or a raw
     ``jax.random.PRNGKey``, uint32 (2,)."""
@@ -298,6 +304,11 @@ def _is_key(key: Any) -> bool:
         return key.shape == ()
     return dtype == jnp.uint32 and key.shape == (2,)
 
+
+# The bodies of the compiled programs. ``fn`` is bound by functools.partial once per Step:
+# the loops get ``step.jit``, a nested jax.jit (XLA inlines it), whose cached trace serves
+# every place a body is traced (a history's shapes, each loop level), so the step is traced
+# once per program: ResNet's fused epoch traced it four times, 0.3-0.45 s each.
 
 def _order(key: Array | None, epoch: Array, n: int, batch_size: int) -> Array:
     """Epoch ``epoch``'s batches, (n // batch_size, batch_size) int32."""

@@ -842,6 +842,17 @@ def test_bad_arguments(kwargs, error, message):
         fit(STEP, fresh(), DATA, **args)
 
 
+def test_make_step_wants_a_function_an_optax_optimizer_and_a_scalar_loss():
+    with pytest.raises(TypeError,
+                       match="optimizer must be an optax.GradientTransformation.*got str"):
+        make_step(mse_objective, "sgd")
+    with pytest.raises(TypeError, match="objective must be a function of .*got int"):
+        make_step(3, SGD)
+    per_example = make_step(lambda p, batch: (apply_linear(p, batch[0]) - batch[1]) ** 2, SGD)
+    with pytest.raises(TypeError, match=r"must return a scalar loss .*returned shape \(8, 1\)"):
+        fit(per_example, init_state(linear_params(), per_example), DATA, epochs=1, batch_size=8)
+
+
 def test_a_raw_prng_key_shuffles_as_its_typed_key():
     raw = jax.random.PRNGKey(7)
     typed = jax.random.wrap_key_data(raw)
