@@ -425,11 +425,13 @@ RESUME_MAY_CHANGE = frozenset({"out", "checkpoint_dir", "resume", "tensorboard",
 
 
 def run_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The flags that define a run, as JSON values: all but :data:`RESUME_MAY_CHANGE` and
-    what :func:`run` adds to ``args``."""
+    """The flags that define a run, as JSON values (as saved and read back: tuples are lists,
+    anything else not JSON its type's name, which stays the same from process to process):
+    all but :data:`RESUME_MAY_CHANGE` and what :func:`run` adds to ``args``."""
     own = {"experiment", "argv", "mesh", "tensorboard_logger"}
-    return {k: jsonable(v) for k, v in sorted(vars(args).items())
-            if k not in RESUME_MAY_CHANGE and k not in own}
+    settings = {k: jsonable(v) for k, v in sorted(vars(args).items())
+                if k not in RESUME_MAY_CHANGE and k not in own}
+    return json.loads(json.dumps(settings, default=lambda v: f"<{type(v).__name__}>"))
 
 
 def _save_history(directory: Path, history: engine.History, complete: bool,

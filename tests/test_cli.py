@@ -227,3 +227,11 @@ def test_resume_under_other_flags_is_refused_naming_them(tmp_path):
         "--checkpoint-dir")
     again = lenet.main(flags + ["--resume", "--mode", "jit"])  # finished: nothing to train
     assert again["result"]["final_train_loss"] == first["result"]["final_train_loss"]
+
+
+def test_run_settings_are_the_defining_flags_as_json():
+    import argparse
+    args = argparse.Namespace(lr=0.1, batch_size=64, sizes=(1, 2), fn=print, out=Path("o"),
+                              mode="jit", only=["resnet"], experiment="x", argv=["--lr"])
+    assert _cli.run_settings(args) == {"batch_size": 64, "fn": "<builtin_function_or_method>",
+                                       "lr": 0.1, "sizes": [1, 2]}
