@@ -76,8 +76,7 @@ def small_loop_variants() -> dict[str, Callable]:
     run = lambda: fit(step, state, data, epochs=epochs, batch_size=bs, key=key,  # noqa: E731
                       mode="fused")[1].loss[-1]
     run()
-    program = step._programs["fused"].jitted["full"]  # the pipeline quick_compile=False takes
-    chunk_args = (np.int32(epochs), np.int32(n // bs))
+    program, args, kwargs = _fused_program(step, state, data, key, epochs, n, bs)
     return {
         "one dispatch (x + 1)": lambda: nothing(zero),
         "300 empty loop steps": lambda: empty(zero),
@@ -85,11 +84,20 @@ def small_loop_variants() -> dict[str, Callable]:
         "3 shuffles, jax.random.permutation": lambda: orders_jax_random(key),
         "3 whole-epoch gathers": lambda: takes(data, rows),
         "300 steps on gathered batches": lambda: steps(state, batches),
-        "the engine's fused program": lambda: program(
-            state, data, key, 0, 0, *chunk_args, epochs=epochs, batches=n // bs,
-            batch_size=bs, n=n, whole_epoch=True, unroll=1),
+        "the engine's fused program": lambda: program(*args, **kwargs),
         "fit(mode='fused')": run,
     }
+
+
+def _fused_program(step, state, data, key, epochs: int, n: int, bs: int):
+    """The engine's program that ``fit(mode='fused')`` runs for ``epochs`` whole shuffled
+    epochs of ``n`` examples in batches of ``bs`` (on the full pipeline, which
+    ``quick_compile=False`` takes), with the arguments fit calls it with: (program, args,
+    kwargs)."""
+    args = (state, data, key, 0, 0, np.int32(epochs), np.int32(n // bs))
+    kwargs = dict(epochs=epochs, batches=n // bs, batch_size=bs, n=n, whole_epoch=True,
+                  unroll=1)
+    return step._programs["fused"].jitted["full"], args, kwargs
 
 
 def fused_kernels(calls: int = 50) -> list[tuple[str, str, float, float]]:
@@ -105,9 +113,8 @@ def fused_kernels(calls: int = 50) -> list[tuple[str, str, float, float]]:
     run = lambda: fit(step, state, data, epochs=epochs, batch_size=bs, key=key,  # noqa: E731
                       mode="fused")[1].loss[-1]
     times = bench.kernel_times(run, calls)
-    hlo = step._programs["fused"].jitted["full"].lower(
-        state, data, key, 0, 0, np.int32(epochs), np.int32(n // bs), epochs=epochs,
-        batches=n // bs, batch_size=bs, n=n, whole_epoch=True, unroll=1).compile().as_text()
+    program, args, kwargs = _fused_program(step, state, data, key, epochs, n, bs)
+    hlo = program.lower(*args, **kwargs).compile().as_text()
     return [(op, _what(hlo, op), us / epochs, launches / epochs)
             for op, (us, launches) in times.items()]
 
