@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple, Union
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from jaxbasics._checks import positive
@@ -72,13 +73,13 @@ def _dampened_trace(momentum: float, dampening: float) -> optax.GradientTransfor
     Optax's ``trace`` has no dampening; with dampening 0 it is the same (b₀ = 0).
     """
     def init(params):
-        return DampenedTraceState(optax.tree.zeros_like(params), jax.numpy.zeros([], bool))
+        return DampenedTraceState(optax.tree.zeros_like(params), jnp.zeros([], bool))
 
     def update(grads, state, params=None):
         del params
-        trace = jax.tree.map(lambda g, b: jax.numpy.where(
+        trace = jax.tree.map(lambda g, b: jnp.where(
             state.started, momentum * b + (1 - dampening) * g, g), grads, state.trace)
-        return trace, DampenedTraceState(trace, jax.numpy.ones([], bool))
+        return trace, DampenedTraceState(trace, jnp.ones([], bool))
 
     return optax.GradientTransformation(init, update)
 
@@ -117,20 +118,45 @@ def rmsprop(learning_rate: LearningRate, alpha: float = 0.99, eps: float = 1e-8,
         centered=centered, eps_in_sqrt=False))
 
 
+def scale_by_torch_amsgrad(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+                           ) -> optax.GradientTransformation:
+    """PyTorch's AMSGrad direction: m̂ / (sqrt(max_t v_t) / sqrt(1 - b2^t) + eps).
+
+    PyTorch keeps the maximum of the *raw* second moment and corrects it with the current
+    step's factor; ``optax.scale_by_amsgrad`` keeps the maximum of the bias-corrected one,
+    whose steps are smaller once v̂ falls (after one large early gradient, 40 % smaller
+    within three steps). Same state as Optax's (``optax.ScaleByAmsgradState``).
+    """
+    def init(params):
+        zeros = optax.tree.zeros_like(params)
+        return optax.ScaleByAmsgradState(jnp.zeros([], jnp.int32), zeros, zeros, zeros)
+
+    def update(grads, state, params=None):
+        del params
+        mu = optax.tree.update_moment(grads, state.mu, b1, 1)
+        nu = optax.tree.update_moment_per_elem_norm(grads, state.nu, b2, 2)
+        count = optax.safe_increment(state.count)
+        nu_max = jax.tree.map(jnp.maximum, state.nu_max, nu)
+        c1, c2 = 1 - b1 ** count, 1 - b2 ** count
+        direction = jax.tree.map(lambda m, v: (m / c1) / (jnp.sqrt(v) / jnp.sqrt(c2) + eps),
+                                 mu, nu_max)
+        return direction, optax.ScaleByAmsgradState(count, mu, nu, nu_max)
+
+    return optax.GradientTransformation(init, update)
+
+
 def adam(learning_rate: LearningRate, b1: float = 0.9, b2: float = 0.999,
          eps: float = 1e-8, *, weight_decay: float = 0.0,
          amsgrad: bool = False) -> optax.GradientTransformation:
     """``torch.optim.Adam(lr, betas=(b1, b2), eps, weight_decay, amsgrad)``.
 
     ``weight_decay`` is PyTorch's coupled L2 (added to the gradient; see :func:`adamw` for
-    the decoupled one). ``amsgrad`` is ``optax.amsgrad``, which keeps the maximum of the
-    *bias-corrected* second moment; PyTorch keeps the maximum of the raw one and corrects
-    it with the current step's factor. They agree while v̂ grows (the test pins both
-    cases); where an early large gradient dominates, Optax's steps are smaller.
+    the decoupled one). ``amsgrad`` follows PyTorch (:func:`scale_by_torch_amsgrad`), not
+    ``optax.amsgrad``.
     """
     lr = _learning_rate(learning_rate)
-    tx = (optax.amsgrad(lr, b1=b1, b2=b2, eps=eps) if amsgrad
-          else optax.adam(lr, b1=b1, b2=b2, eps=eps))
+    tx = (optax.chain(scale_by_torch_amsgrad(b1, b2, eps), optax.scale_by_learning_rate(lr))
+          if amsgrad else optax.adam(lr, b1=b1, b2=b2, eps=eps))
     return _decayed(weight_decay, tx)
 
 
@@ -144,7 +170,7 @@ def adamw(learning_rate: LearningRate, b1: float = 0.9, b2: float = 0.999, eps: 
     _non_negative("weight_decay", weight_decay)
     lr = _learning_rate(learning_rate)
     if amsgrad:
-        return optax.chain(optax.scale_by_amsgrad(b1=b1, b2=b2, eps=eps),
+        return optax.chain(scale_by_torch_amsgrad(b1, b2, eps),
                            optax.add_decayed_weights(weight_decay),
                            optax.scale_by_learning_rate(lr))
     return optax.adamw(lr, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
