@@ -15,6 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from jaxbasics import tensor
+
 
 def _leaves(params: Any, only: Callable[[Array], bool] | None) -> list[Array]:
     leaves = jax.tree.leaves(params)
@@ -24,9 +26,12 @@ def _leaves(params: Any, only: Callable[[Array], bool] | None) -> list[Array]:
 def l1_penalty(params: Any, only: Callable[[Array], bool] | None = None) -> Array:
     """Σ|w| over every float leaf of the pytree ``params`` (or those ``only(leaf)`` keeps).
 
-    Returns a () float32 scalar (0 for an empty pytree).
+    Returns a () float32 scalar (0 for an empty pytree). Its gradient is sign(w), 0 at
+    w = 0 as PyTorch's ``w.abs().sum()`` (:func:`jaxbasics.tensor.abs`; ``jnp.abs``'s
+    would push a zero-initialised bias off 0 on the first step).
     """
-    return sum((jnp.sum(jnp.abs(w)) for w in _leaves(params, only)), jnp.zeros((), jnp.float32))
+    return sum((jnp.sum(tensor.abs(w)) for w in _leaves(params, only)),
+               jnp.zeros((), jnp.float32))
 
 
 def l2_penalty(params: Any, only: Callable[[Array], bool] | None = None) -> Array:

@@ -59,8 +59,8 @@ def norm(x: Array, p: float = 2, axis: int | tuple[int, ...] | None = None,
     """``torch.linalg.vector_norm(x, ord=p, dim=axis, keepdim=keepdims)`` (``x.norm(p, dim)``).
 
     (Σ|x|^p)^(1/p) over ``axis`` (all elements by default); p > 0 or ``jnp.inf``. The
-    gradient at an all-zero slice is 0, as PyTorch's (``jnp.linalg.norm`` gives NaN for
-    p = 2). x must be floating point: PyTorch refuses integer tensors, so does this.
+    gradient at an all-zero slice is 0, and at a zero entry 0 for every p (also p < 1, where
+    |x|^(p-1) is infinite), as PyTorch's (``jnp.linalg.norm`` gives NaN for p = 2). x must be floating point: PyTorch refuses integer tensors, so does this.
     """
     if not jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact):
         raise TypeError(f"x must be a floating-point array; got dtype {jnp.asarray(x).dtype} "
@@ -72,7 +72,9 @@ def norm(x: Array, p: float = 2, axis: int | tuple[int, ...] | None = None,
         return jnp.max(a, axis=axis, keepdims=keepdims)
     if p == 1:
         return jnp.sum(a, axis=axis, keepdims=keepdims)
-    s = jnp.sum(a ** p, axis=axis, keepdims=keepdims)
+    # |x|^p with gradient 0 where x = 0 (p·|x|^(p-1) is inf there for p < 1; PyTorch masks it)
+    s = jnp.sum(jnp.where(a > 0, jnp.where(a > 0, a, 1.0) ** p, 0.0), axis=axis,
+                keepdims=keepdims)
     nonzero = s > 0
     return jnp.where(nonzero, jnp.where(nonzero, s, 1.0) ** (1.0 / p), 0.0)
 

@@ -37,6 +37,13 @@ def test_penalties_values():
     assert float(loss) == 8.0 and aux == {"m": 1}
 
 
+def test_l1_gradient_is_zero_at_zero_as_torch():
+    # PyTorch's w.abs().sum() has gradient sign(w): a zero-initialised bias stays at 0.
+    grads = jax.grad(regularizers.l1_penalty)({"b": jnp.zeros(2), "w": jnp.array([0.0, -3.0])})
+    np.testing.assert_array_equal(grads["b"], [0.0, 0.0])
+    np.testing.assert_array_equal(grads["w"], [0.0, -1.0])
+
+
 def test_penalty_errors():
     with pytest.raises(ValueError, match="l2"):
         regularizers.regularized(lambda p, b: 0.0, l2=-1.0)
