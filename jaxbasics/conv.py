@@ -20,7 +20,8 @@ one. :func:`batch_norm` does what PyTorch does.
 from __future__ import annotations
 
 import functools
-from typing import Sequence
+import numbers
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -32,14 +33,30 @@ from jaxbasics._checks import choice, positive
 IntPair = int | Sequence[int]
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)  # np.int64 too
+
+
 def _pair(name: str, value: IntPair, *, allow_zero: bool = False) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair):
+    pair = (value, value) if _is_int(value) else tuple(value) if isinstance(
+        value, (tuple, list)) else ()
+    if len(pair) != 2 or not all(_is_int(v) for v in pair):
         raise TypeError(f"{name} must be an int or a pair of ints; got {value!r}")
     if any(v < 0 or (v == 0 and not allow_zero) for v in pair):
         raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'}; "
                          f"got {value!r}")
-    return pair  # type: ignore[return-value]
+    return int(pair[0]), int(pair[1])
+
+
+def _check_output(what: str, x: Array, k, s, p, d=(1, 1)) -> None:
+    """Refuse a window larger than the padded input (PyTorch: "Output size is too small");
+    XLA would return an empty array."""
+    out = [output_size(n, kk, stride=ss, padding=pp, dilation=dd)
+           for n, kk, ss, pp, dd in zip(x.shape[1:3], k, s, p, d)]
+    if min(out) < 1:
+        raise ValueError(f"{what}'s output would be {out[0]}x{out[1]}: the window "
+                         f"{(k[0] - 1) * d[0] + 1}x{(k[1] - 1) * d[1] + 1} is larger than the "
+                         f"input {x.shape[1]}x{x.shape[2]} padded by {p[0]}, {p[1]}")
 
 
 def _rank4(name: str, x: Array) -> None:
@@ -107,9 +124,20 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, *, stride: IntPai
     if x.shape[-1] != kernel.shape[2] * groups:
         raise ValueError(f"x has {x.shape[-1]} channels but kernel expects "
                          f"{kernel.shape[2] * groups} (kernel shape {kernel.shape}, groups {groups})")
+    if kernel.shape[3] % groups:
+        raise ValueError(f"groups ({groups}) must divide the kernel's {kernel.shape[3]} output "
+                         f"channels (kernel shape {kernel.shape})")
+    if bias is not None and jnp.shape(bias) != (kernel.shape[3],):
+        raise ValueError(f"bias must have shape ({kernel.shape[3]},), one per output channel; "
+                         f"got {jnp.shape(bias)}")
+    if jnp.result_type(x) != jnp.result_type(kernel):
+        raise TypeError(f"x is {jnp.result_type(x)} but kernel is {jnp.result_type(kernel)}; "
+                        "cast one (PyTorch refuses mixed types too), e.g. "
+                        "x.astype(kernel.dtype)")
     choice("impl", impl, CONV_IMPLS)
     s, p, d = _pair("stride", stride), _pair("padding", padding, allow_zero=True), _pair(
         "dilation", dilation)
+    _check_output("conv2d", x, kernel.shape[:2], s, p, d)
     if impl == "auto":
         impl = "slices" if jax.default_backend() == "cpu" and groups == 1 else "xla"
     if impl == "slices":
@@ -219,6 +247,7 @@ def _pool(x, kernel_size, stride, padding, init, op):
     if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
         raise ValueError(f"padding must be at most half of kernel_size; got padding {padding} "
                          f"and kernel_size {kernel_size}")
+    _check_output("the pooling", x, k, s, p)
     return jax.lax.reduce_window(x, init, op, (1, *k, 1), (1, *s, 1),
                                  ((0, 0), (p[0], p[0]), (p[1], p[1]), (0, 0))), k
 
@@ -249,6 +278,7 @@ def max_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
     if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
         raise ValueError(f"padding must be at most half of kernel_size; got padding {padding} "
                          f"and kernel_size {kernel_size}")
+    _check_output("max_pool2d", x, k, s, p)
     return _window_max(x, k, s, p)
 
 
@@ -348,17 +378,15 @@ def avg_pool2d(x: Array, kernel_size: IntPair, stride: IntPair | None = None,
 
 
 def upsample(x: Array, scale_factor: int, mode: str = "nearest") -> Array:
-    """``F.interpolate(scale_factor=s, mode=...)`` in NHWC via ``jax.image.resize``.
-
-    x (n, h, w, c) -> (n, h * s, w * s, c). mode ``'nearest'`` (each pixel repeated s × s)
-    or ``'bilinear'`` (PyTorch's ``align_corners=False``: half-pixel centres, edge clamped).
+    """``F.interpolate(scale_factor=s, mode=...)`` for an integer s in NHWC: x (n, h, w, c)
+    -> (n, h * s, w * s, c). mode ``'nearest'`` (each pixel repeated s × s) or
+    ``'bilinear'`` (PyTorch's ``align_corners=False``: half-pixel centres, edge clamped);
+    :func:`interpolate` does the work.
     """
     _rank4("x", x)
     positive("scale_factor", scale_factor, integer=True)
     choice("mode", mode, ("nearest", "bilinear"))
-    n, h, w, c = x.shape
-    return jax.image.resize(x, (n, h * scale_factor, w * scale_factor, c), method=mode,
-                            antialias=False)
+    return interpolate(x, scale_factor=scale_factor, mode=mode)
 
 
 def batch_norm(x: Array, running_mean: Array, running_var: Array, scale: Array, bias: Array, *,
@@ -395,7 +423,7 @@ def batch_norm(x: Array, running_mean: Array, running_var: Array, scale: Array, 
     return y, new_mean, new_var
 
 
-# ---- PyTorch functions added for parity (thin layers over lax / jax.image) ----
+# ---- PyTorch functions added for parity (thin layers over lax) ----
 
 def _string_padding(x: Array, kernel: Array, padding: str, stride: IntPair,
                     dilation: IntPair) -> Array:
@@ -418,17 +446,24 @@ INTERPOLATE_MODES = ("nearest", "nearest-exact", "bilinear")
 
 
 def interpolate(x: Array, size: IntPair | None = None, scale_factor: float | None = None,
-                mode: str = "nearest", align_corners: bool | None = None) -> Array:
-    """``F.interpolate`` for images in NHWC: x (n, h, w, c) -> (n, h', w', c).
+                mode: str = "nearest", align_corners: bool | None = None,
+                recompute_scale_factor: bool | None = None) -> Array:
+    """``F.interpolate`` for images in NHWC: x (n, h, w, c) float -> (n, h', w', c).
 
-    Give ``size`` (h', w') or ``scale_factor`` (h' = floor(h·s)), as in PyTorch. Modes:
-    ``'nearest'`` is PyTorch's legacy rule, source index floor(i·h/h'); ``'nearest-exact'``
-    uses pixel centres, floor((i + 0.5)·h/h') (``jax.image.resize``'s ``'nearest'``);
-    ``'bilinear'`` with ``align_corners=False`` (default) maps pixel centres and clamps at
-    the edges, with ``True`` it maps corner to corner, src = i·(h-1)/(h'-1), via
-    ``jax.image.scale_and_translate``. No antialiasing (PyTorch's default).
-    With ``scale_factor`` the coordinates use the output/input size ratio (PyTorch's
-    ``recompute_scale_factor=True``); for integer factors that is the same.
+    Give ``size`` (h', w') or ``scale_factor`` (h' = floor(h·s)), as in PyTorch. Source
+    coordinates are PyTorch's, in float32 as its CPU kernels compute them, with
+    ``scale = h / h'`` when ``size`` is given or ``recompute_scale_factor=True``, else
+    ``1 / scale_factor`` (PyTorch's default; the two differ for factors such as 0.5 on odd
+    sizes):
+
+    - ``'nearest'`` (PyTorch's legacy rule): source row floor(i·scale);
+    - ``'nearest-exact'``: floor((i + 0.5)·scale), pixel centres;
+    - ``'bilinear'``, ``align_corners=False`` (default): src = max((i + 0.5)·scale - 0.5, 0),
+      the two neighbours weighted linearly, the last row repeated past the edge;
+      ``align_corners=True``: src = i·(h - 1)/(h' - 1), corner to corner (0 when h' = 1).
+
+    No antialiasing (PyTorch's default). Every index is a constant of the program; the
+    result is gathers and a weighted sum, differentiable in x.
     """
     _rank4("x", x)
     choice("mode", mode, INTERPOLATE_MODES)
@@ -436,22 +471,61 @@ def interpolate(x: Array, size: IntPair | None = None, scale_factor: float | Non
         raise ValueError("give exactly one of size and scale_factor")
     if align_corners is not None and mode != "bilinear":
         raise ValueError(f"align_corners only applies to mode='bilinear'; got mode {mode!r}")
-    n, h, w, c = x.shape
+    if recompute_scale_factor is not None and size is not None:
+        raise ValueError("recompute_scale_factor only applies with scale_factor, not size")
+    h, w = x.shape[1:3]
     if size is None:
-        positive("scale_factor", scale_factor)
-        out = (int(h * scale_factor), int(w * scale_factor))
+        factors = _pair_of("scale_factor", scale_factor, float)
+        out = tuple(int(np.floor(n * s)) for n, s in zip((h, w), factors))
+        scales = [None if recompute_scale_factor else np.float32(1.0 / s) for s in factors]
     else:
-        out = _pair("size", size)
-    if mode == "nearest":
-        rows = (jnp.arange(out[0]) * h) // out[0]
-        cols = (jnp.arange(out[1]) * w) // out[1]
-        return x[:, rows][:, :, cols]
-    if mode == "nearest-exact" or not align_corners:
-        return jax.image.resize(x, (n, *out, c), method="nearest" if mode != "bilinear"
-                                else "linear", antialias=False)
-    scale = jnp.array([(o - 1) / (i - 1) if i > 1 else 1.0 for o, i in zip(out, (h, w))])
-    return jax.image.scale_and_translate(x, (n, *out, c), (1, 2), scale, 0.5 * (1 - scale),
-                                         method="linear", antialias=False)
+        out, scales = _pair("size", size), [None, None]
+    if min(out) < 1:
+        raise ValueError(f"interpolate's output would be {out[0]}x{out[1]} from {h}x{w}; "
+                         "size and scale_factor must give at least one row and column")
+    for axis, n_in, n_out, scale in zip((1, 2), (h, w), out, scales):
+        x = _resample(x, axis, *_source(n_in, n_out, scale, mode, bool(align_corners)))
+    return x
+
+
+def _pair_of(name: str, value, kind: type) -> tuple:
+    pair = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, float, np.number)) and v > 0 for v in pair):
+        raise ValueError(f"{name} must be a positive number or a pair of them; got {value!r}")
+    return tuple(kind(v) for v in pair)
+
+
+def _source(n_in: int, n_out: int, scale, mode: str, align_corners: bool):
+    """PyTorch's source rows for one axis (upsample kernels, float32): (i0, i1, weight of
+    i1), numpy; ``weight`` is None for the nearest modes."""
+    f32 = np.float32
+    i = np.arange(n_out)
+    if mode == "bilinear" and align_corners:
+        src = i.astype(f32) * (f32(n_in - 1) / f32(n_out - 1) if n_out > 1 else f32(0))
+    else:
+        scale = f32(n_in) / f32(n_out) if scale is None else f32(scale)
+        if mode == "bilinear":
+            src = np.maximum(scale * (i.astype(f32) + f32(0.5)) - f32(0.5), f32(0))
+        elif mode == "nearest-exact":
+            src = np.floor(((i + 0.5) * np.float64(scale)).astype(f32))
+        else:
+            src = np.floor(i.astype(f32) * scale)
+    i0 = np.minimum(src.astype(np.int64), n_in - 1)
+    if mode != "bilinear":
+        return i0, None, None
+    return i0, np.minimum(i0 + 1, n_in - 1), (src - i0).astype(f32)
+
+
+def _resample(x: Array, axis: int, i0, i1, weight) -> Array:
+    """x's rows i0 along ``axis``, or (1 - weight)·x[i0] + weight·x[i1]."""
+    a = jnp.take(x, i0, axis=axis)
+    if weight is None:
+        return a
+    shape = [1] * x.ndim
+    shape[axis] = len(weight)
+    w1 = jnp.asarray(weight.reshape(shape), x.dtype)
+    w0 = jnp.asarray((np.float32(1) - weight).reshape(shape), x.dtype)
+    return w0 * a + w1 * jnp.take(x, i1, axis=axis)
 
 
 def adaptive_avg_pool2d(x: Array, output_size: IntPair) -> Array:

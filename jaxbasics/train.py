@@ -200,6 +200,7 @@ class Step:
         if self.metrics is None:
             raise ValueError("this step has no metrics function: pass "
                              "make_step(..., metrics=fn) to evaluate with it")
+        _check_state(state)
         mesh = parallel.active(parallel.mesh_of(state) if mesh is None else mesh)
         n = _num_examples(data)
         bs = n if batch_size is None else min(positive("batch_size", batch_size, integer=True), n)
@@ -272,6 +273,11 @@ def make_step(objective: Callable[..., Any], optimizer: optax.GradientTransforma
         def value_fn(params):
             out = (objective(params, batch, state.model_state, key) if stateful
                    else objective(params, batch))
+            if (stateful or has_aux) != isinstance(out, (tuple, list)):
+                raise TypeError(
+                    "the objective returned a " + type(out).__name__ + "; with has_aux=True "
+                    "it returns (loss, metrics), with stateful=True (loss, (model_state, "
+                    "metrics)), otherwise a scalar loss (for a tuple pass has_aux=True)")
             loss = out[0] if stateful or has_aux else out
             if jnp.ndim(loss) != 0:  # at trace time: what jax.grad would refuse, said plainly
                 raise TypeError(f"the objective must return a scalar loss (reduce the batch's "
@@ -502,7 +508,17 @@ def _num_examples(data: Batch) -> int:
     if not leaves:
         raise ValueError("data must hold at least one array with an example axis; got "
                          f"{type(data).__name__}")
-    return same_leading_axis(**{f"data leaf {i}": a for i, a in enumerate(leaves)})
+    n = same_leading_axis(**{f"data leaf {i}": a for i, a in enumerate(leaves)})
+    if n == 0:
+        raise ValueError(f"data has no examples: its arrays' first axis is 0 (shapes "
+                         f"{', '.join(str(np.shape(a)) for a in leaves)})")
+    return n
+
+
+def _check_state(state: Any) -> None:
+    if not isinstance(state, TrainState):
+        raise TypeError("state must be the TrainState that init_state (or step.init) built, "
+                        f"or one fit returned; got {type(state).__name__}")
 
 
 class _Chunk(NamedTuple):
@@ -591,11 +607,15 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
     positive("unroll", unroll, integer=True)
     if not isinstance(step, Step):
         raise TypeError(f"step must be what make_step returns; got {type(step).__name__}")
+    _check_state(state)
     if key is not None and not _is_key(key):
         raise TypeError("key must be a PRNG key, jax.random.key(seed) (or None: the data's "
                         f"order); got {type(key).__name__} {getattr(key, 'shape', '')}".rstrip())
     full_batch = batch_size is None
     n = 0 if full_batch else _num_examples(data)
+    if full_batch and any(np.size(a) == 0 for a in jax.tree.leaves(data)):
+        raise ValueError("data has an empty array: " + ", ".join(
+            str(np.shape(a)) for a in jax.tree.leaves(data)))
     per_epoch = 1 if full_batch else num_batches(n, batch_size)
     mesh = parallel.active(parallel.mesh_of(state) if mesh is None else mesh)
     if mesh is None:
@@ -637,7 +657,12 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
                 bar.update(len(metrics["loss"]) * (batch_size or 1))
             if on_epoch is not None and chunk.batch0 + chunk.batches == per_epoch:
                 with _above(bar):
-                    logs = on_epoch(chunk.epoch, state) or {}
+                    logs = on_epoch(chunk.epoch, state)
+                if logs is None:
+                    logs = {}
+                elif not isinstance(logs, dict):
+                    raise TypeError(f"on_epoch must return a dict (e.g. {{'stop': True}}) or "
+                                    f"None; it returned {type(logs).__name__}")
                 history.epochs.append(logs)
                 if logs.get("stop"):
                     history.stopped_early = (chunk.epoch + 1) * per_epoch < end
@@ -727,11 +752,15 @@ def _check_finite(losses: np.ndarray, first_step: int, state: TrainState) -> Non
     if bad.size:
         at = int(bad[0])
         lr = learning_rate(state.opt_state)
-        raise NonFiniteLoss(
-            f"training loss became {losses[at]} at step {first_step + at}"
-            + (f" with learning rate {lr:g}" if lr is not None else "")
-            + "; the learning rate may be too large or the inputs not normalised",
-            state, first_step + at, float(losses[at]), lr)
+        if first_step + at == 0:  # the initial parameters: no update has acted yet
+            cause = (", before any update, so the data or the objective gives it: NaN in the "
+                     "inputs, class labels outside 0..classes-1, a log of 0")
+        else:
+            cause = ((f" with learning rate {lr:g}" if lr is not None else "")
+                     + "; the learning rate may be too large, the inputs not normalised, or "
+                     "some batch's labels outside 0..classes-1")
+        raise NonFiniteLoss(f"training loss became {losses[at]} at step {first_step + at}"
+                            + cause, state, first_step + at, float(losses[at]), lr)
 
 
 def _emit(on_log, log_every: int, metrics: dict[str, np.ndarray], start: int,

@@ -99,6 +99,39 @@ def test_bad_arguments_are_named():
                         jnp.zeros(3), train=True)
 
 
+@pytest.mark.parametrize("impl", ["xla", "slices"])
+def test_a_window_larger_than_the_input_is_refused_as_torch(impl):
+    x, k = jnp.zeros((1, 2, 2, 3)), jnp.zeros((3, 3, 3, 4))
+    with pytest.raises(ValueError, match="conv2d's output would be 0x0: the window 3x3 is "
+                                         "larger than the input 2x2 padded by 0, 0"):
+        conv.conv2d(x, k, impl=impl)
+    with pytest.raises(ValueError, match="the window 5x5 is larger"):  # dilation 2
+        conv.conv2d(jnp.zeros((1, 4, 6, 3)), k, dilation=2, impl=impl)
+    assert conv.conv2d(x, k, padding=1, impl=impl).shape == (1, 2, 2, 4)  # padded: fits
+    with pytest.raises(ValueError, match="max_pool2d's output would be 0x0"):
+        conv.max_pool2d(jnp.zeros((1, 2, 2, 1)), 3)
+    with pytest.raises(ValueError, match="the pooling's output would be 0x0"):
+        conv.avg_pool2d(jnp.zeros((1, 2, 2, 1)), 3)
+    assert conv.max_pool2d(jnp.zeros((1, 2, 2, 1)), 3, 1, 1).shape == (1, 2, 2, 1)
+
+
+def test_conv_checks_bias_groups_and_dtypes_and_takes_numpy_ints():
+    x, k = jnp.zeros((1, 5, 5, 4)), jnp.zeros((3, 3, 2, 6))
+    with pytest.raises(ValueError, match=r"bias must have shape \(6,\).*got \(1,\)"):
+        conv.conv2d(x, k, jnp.zeros(1), groups=2)
+    with pytest.raises(ValueError, match=r"groups \(4\) must divide the kernel's 6 output"):
+        conv.conv2d(jnp.zeros((1, 5, 5, 8)), k, groups=4)
+    with pytest.raises(TypeError, match="x is int32 but kernel is float32"):
+        conv.conv2d(jnp.zeros((1, 5, 5, 2), jnp.int32), k)
+    y = conv.conv2d(jnp.ones((1, 5, 5, 2)), jnp.ones((3, 3, 2, 6)), stride=np.int64(2),
+                    padding=(np.int32(1), 1))
+    np.testing.assert_array_equal(y, conv.conv2d(jnp.ones((1, 5, 5, 2)), jnp.ones((3, 3, 2, 6)),
+                                                 stride=2, padding=1))
+    assert conv.max_pool2d(jnp.zeros((1, 4, 4, 1)), np.int64(2)).shape == (1, 2, 2, 1)
+    with pytest.raises(TypeError, match="stride must be an int or a pair of ints; got 2.0"):
+        conv.conv2d(jnp.ones((1, 5, 5, 2)), jnp.ones((3, 3, 2, 6)), stride=2.0)
+
+
 @pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, 2, 2),
                                                       ((2, 1), (1, 0), (1, 2))])
 def test_conv_matches_torch(stride, padding, dilation):

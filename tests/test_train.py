@@ -853,6 +853,36 @@ def test_make_step_wants_a_function_an_optax_optimizer_and_a_scalar_loss():
         fit(per_example, init_state(linear_params(), per_example), DATA, epochs=1, batch_size=8)
 
 
+def test_objective_output_must_match_has_aux_and_stateful():
+    pair = make_step(lambda p, batch: (mse_objective(p, batch), {"n": 1.0}), SGD)
+    with pytest.raises(TypeError, match="returned a tuple; .*for a tuple pass has_aux=True"):
+        fit(pair, init_state(linear_params(), pair), DATA, epochs=1, batch_size=8)
+    scalar = make_step(mse_objective, SGD, has_aux=True)
+    with pytest.raises(TypeError, match=r"returned a \w+; with has_aux=True it returns "
+                                        r"\(loss, metrics\)"):
+        fit(scalar, init_state(linear_params(), scalar), DATA, epochs=1, batch_size=8)
+
+
+def test_fit_and_evaluate_check_the_state_data_and_on_epoch():
+    with pytest.raises(TypeError, match="state must be the TrainState .*got dict"):
+        fit(STEP, linear_params(), DATA, epochs=1, batch_size=8)
+    with pytest.raises(TypeError, match="state must be the TrainState .*got dict"):
+        STEP.evaluate(linear_params(), DATA)
+    empty = jax.tree.map(lambda a: a[:0], DATA)
+    with pytest.raises(ValueError, match=r"data has no examples: .*\(0, 1\)"):
+        STEP.evaluate(fresh(), empty, batch_size=10)
+    with pytest.raises(ValueError, match=r"data has an empty array: \(0, 2\), \(0, 1\)$"):
+        fit(STEP, fresh(), empty, epochs=1)
+    with pytest.raises(TypeError, match="on_epoch must return a dict .*or None; it returned int"):
+        fit(STEP, fresh(), DATA, epochs=1, batch_size=BATCH, on_epoch=lambda e, s: 3)
+
+
+def test_a_nan_loss_at_the_first_step_blames_the_data_not_the_learning_rate():
+    bad = (X.at[3, 0].set(jnp.nan), Y)
+    with pytest.raises(NonFiniteLoss, match="at step 0, before any update, so the data"):
+        fit(STEP, fresh(), bad, epochs=1, batch_size=BATCH)
+
+
 def test_a_raw_prng_key_shuffles_as_its_typed_key():
     raw = jax.random.PRNGKey(7)
     typed = jax.random.wrap_key_data(raw)
