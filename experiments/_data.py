@@ -9,13 +9,14 @@ Every MNIST experiment (the classification and generalisation chapters) takes
 from __future__ import annotations
 
 import argparse
+import re
 
 import jax
 import numpy as np
 
-from experiments._cli import existing_dir
+from experiments._cli import UsageError, existing_dir
 from jaxbasics.data import load
-from jaxbasics.data.datasets import NAMES, SOURCES
+from jaxbasics.data.datasets import NAMES, SOURCES, DatasetNotFound, WrongDataset
 
 QUICK_TRAIN, QUICK_TEST = 1000, 500
 
@@ -37,14 +38,34 @@ def data(args, quick_sizes=(QUICK_TRAIN, QUICK_TEST)) -> tuple[tuple, tuple, str
     test) images (None: all of that split)."""
     source = args.source or ("idx" if args.data_dir else
                              "embedded" if args.dataset == "mnist" else "auto")
-    train = load(args.dataset, "train", source, data_dir=args.data_dir)
-    test = load(args.dataset, "test", source, data_dir=args.data_dir)
+    if source == "embedded" and args.data_dir is not None:
+        raise UsageError("argument --data-dir: --source embedded reads no files; leave out "
+                         "one of the two")
+    try:
+        train = load(args.dataset, "train", source, data_dir=args.data_dir)
+        test = load(args.dataset, "test", source, data_dir=args.data_dir)
+    except WrongDataset as e:
+        raise UsageError(f"argument --data-dir: {e.path} is {e.found}'s file, not "
+                         f"{e.wanted}'s: point --data-dir at {e.wanted}'s files") from None
+    except DatasetNotFound as e:  # the library's advice, in flags
+        raise UsageError(_as_flags(str(e))) from None
+    if source == "auto" and train.source.startswith("embedded"):
+        print(f"note: no full {args.dataset} found (--data-dir, $JAXBASICS_DATA, the cache, "
+              "tensorflow-datasets); using the 5,000 embedded MNIST digits", flush=True)
     tr, te = (train.images, train.labels), (test.images, test.labels)
     if args.quick:
         tr, te = (quick_slice(d, n, args.seed) if n else d for d, n in zip((tr, te), quick_sizes))
     source = train.source + (f" (quick: {len(tr[1])} train, {len(te[1])} test)"
                              if args.quick else "")
     return jax.device_put(tr), jax.device_put(te), source
+
+
+def _as_flags(message: str) -> str:
+    """The data layer's advice (``source='download'``, ``use source='idx', 'tfds'``) as the
+    command line's flags (``--source download``, ``use --source idx, tfds``)."""
+    message = message.replace("pass --data-dir / set $JAXBASICS_DATA", "pass --data-dir")
+    message = re.sub(r"source='(\w+)'", r"--source \1", message)
+    return re.sub(r"'(" + "|".join(SOURCES) + r")'", r"\1", message)
 
 
 def quick_slice(arrays: tuple, n: int, seed: int) -> tuple:

@@ -4,7 +4,11 @@ import gzip
 import logging
 import hashlib
 import http.server
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,7 +180,6 @@ def test_content_checksum(tmp_path):
 
 
 def test_debian_fashion_mnist_if_installed():
-    from pathlib import Path
     if not Path("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz").exists():
         pytest.skip("apt-get install dataset-fashion-mnist")
     ds = load("fashion_mnist", "test", "idx", data_dir="/usr/share/datasets/fashion-mnist")
@@ -198,3 +201,97 @@ def test_auto_does_not_print_tfds_warnings(tmp_path, caplog, monkeypatch):
 
 def _no_download(*args, **kwargs):
     raise datasets.DatasetNotFound("offline (test)")
+
+
+def _sha256_of(path) -> str:
+    return hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()
+
+
+def test_another_datasets_file_is_named_as_such(tmp_path, monkeypatch):
+    """A full-size file whose content is another registered dataset's file of that name is
+    refused as that dataset's (not as damaged); any other mismatch is damaged."""
+    write_split(tmp_path, "test", n=5)
+    stems = datasets.FILES["test"]
+    monkeypatch.setattr(datasets, "SIZES", {"train": 12, "test": 5})  # "full size" here
+    monkeypatch.setattr(datasets, "CONTENT_SHA256", {
+        "mnist": {s: _sha256_of(tmp_path / f"{s}.gz") for s in stems},
+        "fashion_mnist": {s: "0" * 64 for s in stems}})
+    assert len(load("mnist", "test", "idx", data_dir=tmp_path)) == 5
+    with pytest.raises(datasets.WrongDataset) as info:
+        load("fashion_mnist", "test", "idx", data_dir=tmp_path)
+    assert str(info.value) == (f"{tmp_path / 't10k-images-idx3-ubyte.gz'} is mnist's file, "
+                               "not fashion_mnist's: use a directory that holds "
+                               "fashion_mnist's files")
+    assert (info.value.found, info.value.wanted) == ("mnist", "fashion_mnist")
+    assert isinstance(info.value, CorruptDataset)  # callers that catch that still do
+    write_split(tmp_path, "test", n=5, seed=1)  # neither dataset's
+    with pytest.raises(CorruptDataset) as info:
+        load("mnist", "test", "idx", data_dir=tmp_path)
+    assert not isinstance(info.value, datasets.WrongDataset)
+    assert str(info.value).startswith(
+        f"{tmp_path / 't10k-images-idx3-ubyte.gz'}: sha256 of the decompressed content is ")
+    assert str(info.value).endswith(
+        f", expected {datasets.CONTENT_SHA256['mnist']['t10k-images-idx3-ubyte']}; the file "
+        "is damaged or not the upstream one; fetch it again")
+
+
+_JAXBASICS_DATA = os.environ.get("JAXBASICS_DATA")  # read before no_outside_data unsets it
+
+
+def _shared_mnist() -> Path | None:
+    """The shared full MNIST (``$JAXBASICS_DATA[/mnist]``, as ``.ci/run`` sets it, or
+    ``../shared/data/mnist`` beside the checkout), or None."""
+    env = _JAXBASICS_DATA
+    candidates = ([Path(env) / "mnist", Path(env)] if env else []) + [
+        Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"]
+    return next((d for d in candidates if (d / "t10k-images-idx3-ubyte.gz").is_file()), None)
+
+
+def test_mnists_and_fashion_mnists_files_are_told_apart_if_present():
+    mnist = _shared_mnist()
+    fashion = Path("/usr/share/datasets/fashion-mnist")
+    if mnist is None and not (fashion / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip("neither the shared full MNIST nor dataset-fashion-mnist here")
+    if mnist is not None:
+        if (mnist / "SHA256SUMS").is_file():  # the published values, as registered
+            sums = dict(line.split()[::-1] for line in (mnist / "SHA256SUMS").read_text()
+                        .splitlines() if line.strip())
+            assert sums == datasets.CONTENT_SHA256["mnist"]
+        assert len(load("mnist", "test", "idx", data_dir=mnist)) == 10_000
+        with pytest.raises(datasets.WrongDataset, match=r"t10k-images-idx3-ubyte.gz is "
+                           "mnist's file, not fashion_mnist's"):
+            load("fashion_mnist", "test", "idx", data_dir=mnist)
+    if (fashion / "t10k-images-idx3-ubyte.gz").is_file():
+        with pytest.raises(datasets.WrongDataset, match=r"t10k-images-idx3-ubyte.gz is "
+                           "fashion_mnist's file, not mnist's"):
+            load("mnist", "test", "idx", data_dir=fashion)
+
+
+def test_the_command_line_reports_missing_or_wrong_files_in_one_line(tmp_path):
+    """``--source idx`` on a directory without IDX files, and fashion_mnist pointed at
+    MNIST's files: one line, exit 2, no traceback."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = dict(os.environ, JAXBASICS_COMPILATION_CACHE="0")
+
+    def run(*flags):
+        return subprocess.run([sys.executable, "-m", "experiments.mnist_first", "--quick",
+                               "--out", str(tmp_path / "out"), *flags], capture_output=True,
+                              text=True, env=env)
+
+    done = run("--source", "idx", "--data-dir", str(empty))
+    assert done.returncode == 2, done.stderr
+    cache = os.path.join(os.environ["XDG_CACHE_HOME"], "jaxbasics", "mnist")
+    assert done.stderr.splitlines() == [
+        f"mnist_first.py: error: no IDX files for 'mnist' (train-images-idx3-ubyte.gz, "
+        f"train-labels-idx1-ubyte.gz) in any of: {empty}, {empty / 'mnist'}, {cache}, "
+        "/usr/share/datasets/mnist. Put the four upstream files in one of them (or pass "
+        "--data-dir), use --source download, or --source embedded"]  # the library's, in flags
+    mnist = _shared_mnist()
+    if mnist is None:
+        return
+    done = run("--dataset", "fashion_mnist", "--data-dir", str(mnist))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"mnist_first.py: error: argument --data-dir: {mnist / 'train-images-idx3-ubyte.gz'} "
+        "is mnist's file, not fashion_mnist's: point --data-dir at fashion_mnist's files"]

@@ -138,7 +138,7 @@ def test_command_line_errors_are_one_line_with_exit_code_2(tmp_path):
     assert bad_value.returncode == 2
     assert bad_value.stderr.strip().splitlines() == [
         "mnist_mlp.py: error: the embedded source holds MNIST digits only; for "
-        "'fashion_mnist' use source='idx', 'tfds', 'download' or 'auto'"]
+        "'fashion_mnist' use --source idx, tfds, download or auto"]
     assert "Traceback" not in bad_value.stderr
     bad_flag = subprocess.run([sys.executable, "-m", "experiments.lenet", "--epochs", "x"],
                               capture_output=True, text=True)

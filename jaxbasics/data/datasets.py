@@ -18,7 +18,8 @@ Sources:
     ``$JAXBASICS_DATA/<name>``, ``$JAXBASICS_DATA``, the cache ``~/.cache/jaxbasics/<name>``
     and Debian's ``/usr/share/datasets/<name with dashes>`` (``apt-get install
     dataset-fashion-mnist``). Read by a numpy IDX reader that checks the magic number, the
-    dimensions, the count of images against labels and truncation.
+    dimensions, the count of images against labels and truncation, and files of the full
+    upstream size against their content's sha256 (another dataset's file is named as such).
 ``download``
     fetch the four files from the upstream mirrors into the cache (a few seconds' timeout
     per mirror), verify each file's checksum, then read them as ``idx``.
@@ -75,12 +76,29 @@ CHECKSUMS = {
 }
 # sha256 of the *decompressed* IDX files, checked whatever the compression (Debian's
 # dataset-fashion-mnist recompresses the .gz files, so their md5 differs from upstream's).
+# A file that does not match its dataset's but matches another dataset's is named as that
+# dataset's (:class:`WrongDataset`). MNIST's are the values widely published for the
+# original files.
 CONTENT_SHA256 = {
+    "mnist": {
+        "t10k-images-idx3-ubyte":
+            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte":
+            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        "train-images-idx3-ubyte":
+            "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte":
+            "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    },
     "fashion_mnist": {
-        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte":
+            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte":
+            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        "train-images-idx3-ubyte":
+            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte":
+            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
     },
 }
 DOWNLOAD_TIMEOUT = 5.0
@@ -95,6 +113,16 @@ class DatasetNotFound(FileNotFoundError):
 
 class CorruptDataset(ValueError):
     """A dataset file that is not what it should be (magic, size, count or checksum)."""
+
+
+class WrongDataset(CorruptDataset):
+    """A file that is another dataset's: its content's checksum is ``found``'s file of that
+    name (:data:`CONTENT_SHA256`), not ``wanted``'s. ``path``: the file."""
+
+    def __init__(self, path: Path, found: str, wanted: str):
+        super().__init__(f"{path} is {found}'s file, not {wanted}'s: use a directory that "
+                         f"holds {wanted}'s files")
+        self.path, self.found, self.wanted = path, found, wanted
 
 
 @dataclasses.dataclass
@@ -158,10 +186,29 @@ def read_idx(path: str | os.PathLike, expect_magic: int | None = None,
     """
     path = Path(path)
     raw = _read_bytes(path)
-    if sha256 is not None and hashlib.sha256(raw).hexdigest() != sha256:
-        raise CorruptDataset(f"{path}: sha256 of the decompressed content is "
-                             f"{hashlib.sha256(raw).hexdigest()}, expected {sha256}; the "
-                             "file is damaged or not the upstream one; fetch it again")
+    if sha256 is not None:
+        _check_content(path, raw, sha256)
+    return _parse_idx(path, raw, expect_magic)
+
+
+def _check_content(path: Path, raw: bytes, sha256: str, name: str | None = None) -> None:
+    """Raise :class:`CorruptDataset` if ``raw``'s sha256 is not ``sha256``:
+    :class:`WrongDataset` if it is the file of the same name of another dataset than
+    ``name`` in :data:`CONTENT_SHA256`."""
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest == sha256:
+        return
+    stem = path.name.removesuffix(".gz")
+    for other, known in CONTENT_SHA256.items():
+        if name is not None and other != name and known.get(stem) == digest:
+            raise WrongDataset(path, other, name)
+    raise CorruptDataset(f"{path}: sha256 of the decompressed content is {digest}, expected "
+                         f"{sha256}; the file is damaged or not the upstream one; fetch it "
+                         "again")
+
+
+def _parse_idx(path: Path, raw: bytes, expect_magic: int | None) -> np.ndarray:
+    """:func:`read_idx` of the bytes ``raw`` read from ``path``."""
     if len(raw) < 4:
         raise CorruptDataset(f"{path}: {len(raw)} bytes, too short for an IDX header")
     magic = int.from_bytes(raw[:4], "big")
@@ -213,7 +260,8 @@ def read_idx_split(directory: str | os.PathLike, split: str,
     """The ``split`` of the IDX files in ``directory``: (n, 28, 28) uint8, (n,) int32.
 
     name: if given, files of the full upstream size are checked against
-    :data:`CONTENT_SHA256` where it knows them.
+    :data:`CONTENT_SHA256` where it knows them (:class:`WrongDataset` for another dataset's
+    file, :class:`CorruptDataset` for any other mismatch).
     """
     choice("split", split, SPLITS)
     known = CONTENT_SHA256.get(name, {})
@@ -223,11 +271,12 @@ def read_idx_split(directory: str | os.PathLike, split: str,
     missing = [s for s, p in zip((image_stem, label_stem), paths) if p is None]
     if missing:
         raise DatasetNotFound(f"{directory}: missing {', '.join(f'{m}[.gz]' for m in missing)}")
-    images = read_idx(paths[0], IMAGE_MAGIC)
-    labels = read_idx(paths[1], LABEL_MAGIC)
+    raws = [_read_bytes(p) for p in paths]  # each file decompressed once
+    images = _parse_idx(paths[0], raws[0], IMAGE_MAGIC)
+    labels = _parse_idx(paths[1], raws[1], LABEL_MAGIC)
     if len(images) == SIZES[split] and image_stem in known:  # the full upstream files
-        read_idx(paths[0], IMAGE_MAGIC, known[image_stem])
-        read_idx(paths[1], LABEL_MAGIC, known[label_stem])
+        for path, raw, stem in zip(paths, raws, (image_stem, label_stem)):
+            _check_content(path, raw, known[stem], name)
     if images.shape[1:] != (28, 28):
         raise CorruptDataset(f"{paths[0]}: images of shape {images.shape[1:]}, expected (28, 28)")
     if len(images) != len(labels):
