@@ -63,13 +63,14 @@ def _cpu_model() -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m experiments", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=_cli.output_dir, default=Path("runs/catalogue"),
                    help="report directory (default %(default)s)")
     p.add_argument("--only", nargs="+", choices=CATALOGUE, metavar="NAME",
                    help="run only these experiments")
     p.add_argument("--full", action="store_true", help="full settings instead of --quick (slow)")
-    p.add_argument("--data-dir", type=Path, default=None,
+    p.add_argument("--data-dir", type=_cli.existing_dir, default=None,
                    help="the four MNIST IDX files: experiments with data flags run on them "
                         "(--source idx --data-dir DIR)")
     args = p.parse_args(argv)
@@ -89,8 +90,11 @@ def main(argv=None) -> int:
         except KeyboardInterrupt:  # Ctrl-C: report what finished, then stop
             interrupted = name
             break
-        except Exception as error:  # one broken experiment must not hide the others
-            traceback.print_exc()
+        except (Exception, SystemExit) as error:  # one failure must not hide the others
+            if isinstance(error, (ValueError, TypeError, FileNotFoundError)):
+                print(f"{name}: error: {error}", file=sys.stderr)  # bad input: one line
+            elif not isinstance(error, SystemExit):  # (argparse has said why)
+                traceback.print_exc()
             metrics = {"experiment": name, "ok": False, "seconds": None,
                        "result": {"error": f"{type(error).__name__}: {error}"}, "reference": {}}
         rows.append(metrics)

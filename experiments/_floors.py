@@ -1,6 +1,6 @@
 """What the fused loops cost at the least: the floors under the small loops and the epochs.
 
-    python -m experiments._floors [--rounds 5] [--only NAME] [--no-torch]
+    python -m experiments._floors [--rounds 5] [--only WORKLOAD] [--no-torch]
 
 Small loops (the d2l regression: 3 epochs x 100 batches of 10): one compiled call's
 dispatch, the loop itself (300 empty steps), the epoch shuffles (this project's
@@ -133,6 +133,10 @@ def _what(hlo: str, op: str) -> str:
 
 # The workloads of experiments.jit_vs_eager whose epochs have a GEMM floor here.
 EPOCH_WORKLOADS = ("mnist_mlp", "lenet", "classic_cnns")
+# Their names for --only: the module that makes each and how its workload's name starts.
+WORKLOADS = {"mlp": ("mnist_mlp", "MNIST MLP"), "lenet": ("lenet", "LeNet"),
+             "resnet": ("classic_cnns", "ResNet"), "googlenet": ("classic_cnns", "GoogLeNet"),
+             "densenet": ("classic_cnns", "DenseNet")}
 
 
 def epoch_variants(workload, torch: bool = True) -> tuple[dict[str, Callable], float]:
@@ -150,24 +154,41 @@ def epoch_variants(workload, torch: bool = True) -> tuple[dict[str, Callable], f
     return variants, product_flops(products) * steps * units
 
 
+def _unknown(name: str) -> str:
+    return f"unknown workload {name!r}; choose from {', '.join(WORKLOADS)}"
+
+
+def workload_name(text: str) -> str:
+    """argparse type: one of :data:`WORKLOADS` (``--only``), in any case."""
+    if text.lower() not in WORKLOADS:
+        raise argparse.ArgumentTypeError(_unknown(text))
+    return text.lower()
+
+
 def epoch_workloads(only: str | None = None) -> list:
-    """The workloads of :data:`EPOCH_WORKLOADS` that carry a trace (``Workload.traced``),
-    those whose names contain ``only`` if given."""
+    """The workloads of :data:`EPOCH_WORKLOADS` that carry a trace (``Workload.traced``);
+    with ``only`` (a name of :data:`WORKLOADS`, in any case) that one alone."""
     import importlib
+    if only is not None:
+        if only.lower() not in WORKLOADS:
+            raise ValueError(_unknown(only))
+        only = only.lower()
+    modules = EPOCH_WORKLOADS if only is None else (WORKLOADS[only][0],)
     found = []
-    for name in EPOCH_WORKLOADS:
+    for name in modules:
         for w in importlib.import_module(f"experiments.{name}").workloads(False):
-            if w.traced is not None and (only is None or only.lower() in w.name.lower()):
+            if w.traced is not None and (only is None or w.name.startswith(WORKLOADS[only][1])):
                 found.append(w)
     return found
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="_floors.py", description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=_cli.positive_int, default=5,
                    help="rounds of interleaved timing (default 5)")
-    p.add_argument("--only", default=None,
-                   help="time only the epoch workloads whose names contain this (e.g. ResNet)")
+    p.add_argument("--only", type=workload_name, default=None, metavar="WORKLOAD",
+                   help="time only this epoch workload: " + ", ".join(WORKLOADS)
+                        + " (any case, e.g. ResNet; default: all)")
     p.add_argument("--no-torch", action="store_true", help="leave out the PyTorch loops")
     args = p.parse_args(argv)
     print(f"CPU: {cpu_model()}; load average {os.getloadavg()[0]:.2f} "

@@ -1,6 +1,6 @@
 """Peak memory (RSS) of one 60,000-image MNIST MLP epoch, JAX against PyTorch, by stage.
 
-    python -m experiments._memory --data-dir DIR [--mode fused]
+    python -m experiments._memory --data-dir DIR [--mode fused] [--no-torch]
 
 Each stage runs in a fresh process, which does everything the earlier stages did and
 one thing more, then reports its peak resident set (``resource.getrusage(RUSAGE_SELF)
@@ -23,6 +23,8 @@ import os
 import subprocess
 import sys
 
+# The training files the stages read (gzipped or not), in --data-dir itself.
+TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 JAX_STAGES = ["numpy", "import", "client", "host data", "device data (host kept)",
               "device data (host dropped)", "epoch (host kept)", "epoch (host dropped)",
               "epoch (host dropped, released)"]
@@ -78,17 +80,28 @@ def stage_jax(stage: str, data_dir: str, mode: str) -> tuple[float, float]:
     return _peak_mib()
 
 
+def _idx_file(data_dir: str, stem: str) -> str | None:
+    """``data_dir/stem.gz`` or ``data_dir/stem``, whichever is a file (the .gz first, as
+    ``jaxbasics.data`` looks), else None."""
+    for name in (f"{stem}.gz", stem):
+        if os.path.isfile(os.path.join(data_dir, name)):
+            return os.path.join(data_dir, name)
+    return None
+
+
+def _read(path: str) -> bytes:
+    import gzip
+    with (gzip.open(path) if path.endswith(".gz") else open(path, "rb")) as f:
+        return f.read()
+
+
 def _images_numpy(data_dir: str):
     """The same normalised training set read with NumPy alone (``jaxbasics.data`` imports
     JAX, which a PyTorch process must not pay for)."""
-    import gzip
-    from pathlib import Path
-
     import numpy as np
-    with gzip.open(Path(data_dir) / "train-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)
-    with gzip.open(Path(data_dir) / "train-labels-idx1-ubyte.gz") as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8).astype(np.int64)
+    images_file, labels_file = (_idx_file(data_dir, stem) for stem in TRAIN_FILES)
+    images = np.frombuffer(_read(images_file), np.uint8, offset=16).reshape(-1, 28, 28, 1)
+    labels = np.frombuffer(_read(labels_file), np.uint8, offset=8).astype(np.int64)
     x = images.astype(np.float32)
     x /= 255.0
     x -= 0.1307
@@ -116,30 +129,60 @@ def stage_torch(stage: str, data_dir: str) -> tuple[float, float]:
     return _peak_mib()
 
 
+class StageFailed(RuntimeError):
+    """A stage's process ended in an error; the message ends with its last line."""
+
+
 def run(side: str, stage: str, data_dir: str, mode: str) -> tuple[float, float]:
-    """(peak, current) RSS in MiB of a fresh process running ``side`` up to ``stage``."""
+    """(peak, current) RSS in MiB of a fresh process running ``side`` up to ``stage``.
+    Raises :class:`StageFailed` if that process fails."""
     code = ("import json, sys; from experiments import _memory as m; "
             f"print(json.dumps(m.stage_{side}(*json.loads(sys.argv[1]))))")
     args = [stage, data_dir] + ([mode] if side == "jax" else [])
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(args)], check=True,
-                         capture_output=True, text=True).stdout
-    return tuple(json.loads(out.strip().splitlines()[-1]))
+    done = subprocess.run([sys.executable, "-c", code, json.dumps(args)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        raise StageFailed(f"the {side} stage {stage!r} failed: {last}")
+    return tuple(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def mnist_dir(text: str) -> str:
+    """argparse type: a directory holding MNIST's training IDX files (``--data-dir``),
+    checked here: this process imports no JAX (nor ``experiments._cli``)."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"no such directory: {text!r}")
+    missing = [f"{stem}[.gz]" for stem in TRAIN_FILES if _idx_file(text, stem) is None]
+    wanted = " and ".join(f"{stem}[.gz]" for stem in TRAIN_FILES)
+    if len(missing) == len(TRAIN_FILES):
+        raise argparse.ArgumentTypeError(f"{text!r} holds no MNIST IDX files: looked for "
+                                         f"{wanted}")
+    if missing:
+        raise argparse.ArgumentTypeError(f"{text!r} lacks {', '.join(missing)}: the MNIST IDX "
+                                         f"files needed are {wanted}")
+    return text
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", required=True, help="the four MNIST IDX files")
-    p.add_argument("--mode", default="fused", choices=("jit", "fused"))
-    p.add_argument("--no-torch", action="store_true")
+    p = argparse.ArgumentParser(prog="_memory.py", description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", type=mnist_dir, required=True, metavar="DIR",
+                   help="required: a directory holding MNIST's training IDX files, "
+                        + " and ".join(f"{stem}.gz" for stem in TRAIN_FILES)
+                        + " (or uncompressed)")
+    p.add_argument("--mode", default="fused", choices=("jit", "fused"),
+                   help="how the JAX epoch runs: jit, one compiled step per batch; fused, "
+                        "the whole epoch in one compiled scan (default %(default)s)")
+    p.add_argument("--no-torch", action="store_true", help="leave out the PyTorch rows")
     args = p.parse_args(argv)
-    if not os.path.isdir(args.data_dir):  # checked here: this process imports no JAX
-        p.error(f"argument --data-dir: no such directory: {args.data_dir!r}")
     rows = {}
     sides = [("jax", JAX_STAGES)] + ([] if args.no_torch else [("torch", TORCH_STAGES)])
     for side, stages in sides:
         previous = None
         for stage in stages:
-            peak, current = run(side, stage, args.data_dir, args.mode)
+            try:
+                peak, current = run(side, stage, args.data_dir, args.mode)
+            except StageFailed as e:
+                p.exit(1, f"{p.prog}: error: {e}\n")
             rows[f"{side}: {stage}"] = {"peak_mib": peak, "current_mib": current}
             step = "" if previous is None else f" ({peak - previous:+4.0f})"
             print(f"{side:5s} {stage:31s} peak {peak:5.0f} MiB{step}, at the end "

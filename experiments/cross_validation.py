@@ -63,7 +63,8 @@ def train(args, step: Step, data, val, key, *, epochs: int, batch_size: int,
 
     state, history = _cli.train(args, step, init_state(init_mlp(k_init), step), data,
                                 epochs=epochs, batch_size=batch_size, key=k_shuffle,
-                                on_epoch=on_epoch, name=name, learning_rate=args.lr)
+                                on_epoch=on_epoch, name=name, learning_rate=args.lr,
+                                save_every_epoch=True)  # a resume restores the best epoch
     curve = [logs["val_accuracy"] for logs in history.epochs]  # a resumed run's saved ones too
     best = int(np.argmax(curve)) if curve else None  # the first maximum, as the Monitor keeps
     if best is None or best == monitor.best_epoch:

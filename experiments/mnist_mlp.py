@@ -8,9 +8,10 @@ and its ``Test set`` line (ten of them per run). ``--module`` trains the same ne
 Flax NNX module through the same engine.
 
 The seed also applies relu to the logits and remarks that this last relu may be dropped
-(最后的F.relu也可以不用). ``--relu-logits`` reproduces it; it is off by default because a class whose logit unit goes negative for every input gets no gradient
-again, so the result depends on the initialisation (embedded digits, 3,000 steps: seed 0
-reaches 92.8 %, seed 2 73.5 %, against 92.5 % and 92.9 % without it).
+(最后的F.relu也可以不用). ``--relu-logits`` reproduces it; it is off by default because a
+class whose logit unit goes negative for every input gets no gradient again, so the result
+depends on the initialisation (embedded digits, 3,000 steps: seed 0 reaches 83.6 %, seed 2
+92.7 %, against 93.1 % and 92.7 % without it).
 
 Training length is the seed's: 3,000 SGD steps (10 epochs of 60,000 images). On the 5,000
 embedded digits (4,000 train, 1,000 test; the default) that is 150 epochs; ``--source
@@ -101,8 +102,8 @@ def body(args) -> _cli.Outcome:
     # only the default network is held to the threshold.
     demo = (args.no_kaiming or args.relu_logits or args.epochs is not None
             or (args.optimizer, args.lr, bs) != ("sgd", LEARNING_RATE, BATCH_SIZE))
-    ok = final["accuracy"] >= threshold or demo
-    return _cli.Outcome(result, reference, bool(ok), data_source=source, figures=figures)
+    return _cli.Outcome(result, reference, final["accuracy"] >= threshold, data_source=source,
+                        figures=figures, judged=not demo)
 
 
 def add_arguments(p) -> None:

@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from experiments import CATALOGUE
+from experiments._args import output_dir, output_file, positive_int
 
 REPO = Path(__file__).resolve().parent.parent
 EXPERIMENTS = ("linear_regression", "linreg_scratch", "linreg_concise", "himmelblau",
@@ -435,38 +436,47 @@ def before_after_table(rows: list[dict]) -> str:
 
 # --- the command line -----------------------------------------------------------------
 
-def _positive_int(text: str) -> int:
-    """argparse type: an integer >= 1, with the experiments' message (``experiments._cli``'s
-    types are not imported: they would bring JAX into this process, which only runs others)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-    return value
+def _worktree_dir(text: str) -> Path:
+    """argparse type: where ``git worktree add`` may put a checkout (``--worktree``): a new
+    path, or an empty directory."""
+    path = Path(text)
+    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+        raise argparse.ArgumentTypeError(f"{text!r} already exists; git worktree add needs "
+                                         "a new path or an empty directory")
+    return output_dir(text)
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__,
+    p = argparse.ArgumentParser(prog="whole_process.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--only", help="comma-separated experiments (default: "
                                   + ",".join(EXPERIMENTS) + "; with --no-torch any of "
                                   "the catalogue, or 'all')")
-    p.add_argument("--repeats", type=_positive_int, default=3,
+    p.add_argument("--repeats", type=positive_int, default=3,
                    help="rounds per experiment; the tables show medians (default 3)")
     p.add_argument("--quick", action="store_true", help="the experiments' --quick runs")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch processes")
-    p.add_argument("--json", type=Path, help="write everything measured to this file")
+    p.add_argument("--json", type=output_file, metavar="FILE",
+                   help="write everything measured to this file")
     p.add_argument("--before", metavar="REV",
                    help="count compilations at git revision REV and here instead "
                         "(the catalogue --quick, and " + ", ".join(TARGETS) + " default)")
-    p.add_argument("--worktree", type=Path, default=None,
-                   help="where --before puts its git worktree (default: a temp dir)")
+    p.add_argument("--worktree", type=_worktree_dir, default=None, metavar="DIR",
+                   help="where --before puts its git worktree: a new path or an empty "
+                        "directory, removed afterwards (default: a temp dir)")
     args = p.parse_args(argv)
     names = [n.strip() for n in (args.only or "").split(",") if n.strip()]
     if names == ["all"]:
         names = list(CATALOGUE)
+    if not args.before:  # checked before anything runs
+        # Every catalogue experiment can be timed alone; the PyTorch originals exist for
+        # EXPERIMENTS only.
+        known = CATALOGUE if args.no_torch else EXPERIMENTS
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            p.error(f"argument --only: unknown experiment(s) {unknown}; choose from "
+                    f"{', '.join(known)}"
+                    + ("" if args.no_torch else " (any catalogue experiment with --no-torch)"))
     info = machine()
     print(describe(info), flush=True)
     out: dict = {"machine": info}
@@ -479,13 +489,6 @@ def main(argv=None) -> dict:
               f"{CACHE_ENV}=0); load average now {info['load_average_after']}")
         print(before_after_table(rows))
     else:
-        # Every catalogue experiment can be timed alone; the PyTorch originals exist for
-        # EXPERIMENTS only.
-        known = CATALOGUE if args.no_torch else EXPERIMENTS
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            p.error(f"unknown experiment(s) {unknown}; choose from {', '.join(known)}"
-                    + ("" if args.no_torch else " (any catalogue experiment with --no-torch)"))
         rows = out["whole_process"] = []
         for name in names or EXPERIMENTS:
             print(f"timing {name} ...", flush=True)

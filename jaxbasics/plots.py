@@ -88,15 +88,22 @@ def fit_line(path: str | os.PathLike, x: np.ndarray, y: np.ndarray, predicted: n
 
 def function_with_paths(path: str | os.PathLike, xs: np.ndarray, fx: np.ndarray,
                         paths: Mapping[str, tuple[np.ndarray, np.ndarray]], *,
-                        title: str = "") -> Path:
-    """A 1-D function with optimisation trajectories (x_t, f(x_t)) drawn over it."""
-    fig, ax = pyplot().subplots(figsize=(7, 4.5))
+                        title: str = "", x_star: float | None = None) -> Path:
+    """A 1-D function with optimisation trajectories (x_t, f(x_t)) drawn over it, and
+    beside it each x_t against the step t (where paths that share the curve part: a rate
+    that overshoots crosses the minimiser ``x_star``, dashed, back and forth)."""
+    fig, (ax, steps) = pyplot().subplots(1, 2, figsize=(12, 4.5))
     ax.plot(xs, fx, "k", lw=1.2, label="f(x)")
     for name, (px, pf) in paths.items():
         ax.plot(px, pf, ".-", ms=3, lw=0.8, alpha=0.8, label=name)
+        steps.plot(px, ".-", ms=2, lw=0.8, label=name)
+    if x_star is not None:
+        steps.axhline(x_star, color="k", ls="--", lw=0.8, label=f"x* = {x_star:.4g}")
     ax.set(title=title, xlabel="x", ylabel="f(x)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    steps.set(title="x against step", xlabel="step", ylabel="x")
+    for a in (ax, steps):
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
     return _save(fig, path)
 
 

@@ -499,7 +499,7 @@ def learning_rate(opt_state: Any) -> float | None:
         hyper = getattr(node, "hyperparams", None)  # Inject(Stateful)HyperparamsState
         if isinstance(hyper, dict) and "learning_rate" in hyper:
             rate = np.asarray(hyper["learning_rate"])
-            return float(rate) if rate.size == 1 else None
+            return float(rate.reshape(())) if rate.size == 1 else None
     return None
 
 
@@ -632,6 +632,9 @@ def fit(step: Step, state: TrainState, data: Batch, *, epochs: int, batch_size: 
     position = int(state.step)
     first_epoch = position // per_epoch
     end = (first_epoch + epochs) * per_epoch
+    if end >= 2**31:
+        raise ValueError(f"epochs ({epochs}) of {per_epoch} steps from step {position} would "
+                         f"pass step {2**31 - 1}, the last the int32 step counter holds")
     if full_batch:  # each epoch is one step: steps_per_call counts epochs
         max_epochs, max_steps = (1 if on_epoch else steps_per_call or epochs), 1
     else:

@@ -4,6 +4,7 @@ programs, so an engine change that breaks them shows here, not in a timing run."
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from experiments import _floors
 from jaxbasics import bench
@@ -81,3 +82,26 @@ def test_the_fused_d2l_kernels_are_named_with_their_shapes_and_threads():
     # one shuffle per epoch: the sort of the 1,000 hashed indices
     [sort] = [k for k in kernels if k[0].startswith("sort")]
     assert sort[1] == "u32[1000] sort" and sort[3] == 1
+
+
+def test_only_refuses_an_unknown_workload_before_timing(monkeypatch, capsys):
+    def timed(*args, **kwargs):
+        raise AssertionError("timed before --only was checked")
+    monkeypatch.setattr(_floors, "small_loop_variants", timed)
+    with pytest.raises(SystemExit) as info:
+        _floors.main(["--only", "nosuch"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "_floors.py: error: argument --only: unknown workload 'nosuch'; choose from mlp, "
+        "lenet, resnet, googlenet, densenet")
+    with pytest.raises(ValueError, match="unknown workload 'x'; choose from mlp, "):
+        _floors.epoch_workloads("x")
+
+
+def test_only_selects_one_workload_by_its_name_in_any_case():
+    from experiments import classic_cnns
+    [workload] = _floors.epoch_workloads("LeNet")  # LeNet alone, not GoogLeNet too
+    assert workload.name.startswith("LeNet,")
+    for name, (module, start) in _floors.WORKLOADS.items():
+        if module == "classic_cnns":  # (their workloads take seconds to make)
+            assert classic_cnns.BENCHMARKED[name].startswith(start)

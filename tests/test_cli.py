@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import pytest
 
-from experiments import CATALOGUE, _cli, lenet, linreg_scratch
+from experiments import CATALOGUE, _cli, lenet, linreg_scratch, mnist_mlp
 from jaxbasics.train import NonFiniteLoss
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +31,8 @@ def lines(text: str) -> list[str]:
     (["--epochs", "-3"], "--epochs"), (["--seed", "-1"], "--seed"),
     (["--dataset", "foo"], "--dataset"), (["--mode", "turbo"], "--mode"),
     (["--data-dir", "/nonexistent"], "--data-dir"), (["--resume"], "--resume"),
-    (["--devices", "0"], "--devices"), (["--num-processes", "0"], "--num-processes"),
+    (["--devices", "0"], "--devices"), (["--devices", "100000"], "--devices"),
+    (["--num-processes", "0"], "--num-processes"),
     (["--process-id", "-1"], "--process-id"), (["--out", "/dev/null/x"], "--out"),
     (["--tensorboard", "/dev/null/tb"], "--tensorboard"),
     (["--checkpoint-dir", "/dev/null/ck"], "--checkpoint-dir"),
@@ -42,6 +43,24 @@ def test_bad_value_is_one_line_naming_the_flag_exit_2(flags, flag, tmp_path, cap
     assert info.value.code == 2
     err = lines(capsys.readouterr().err)
     assert len(err) == 1 and err[0].startswith("lenet.py: error: argument " + flag), err
+
+
+def test_a_batch_that_does_not_split_over_the_devices_names_both_flags(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "experiments.lenet", "--quick", "--devices", "3",
+                          "--out", str(tmp_path)], capture_output=True, text=True, env=ENV,
+                         cwd=tmp_path, timeout=120)
+    assert run.returncode == 2 and lines(run.stderr) == [
+        "lenet.py: error: argument --batch-size: 64 does not split evenly over --devices 3; "
+        "use a multiple of 3"], run.stderr
+
+
+def test_embedded_digits_and_a_data_dir_are_refused_together(tmp_path):
+    # (the data layer's own errors in flags: tests/test_data.py)
+    from experiments import mnist_first
+    with pytest.raises(_cli.UsageError, match="argument --data-dir: --source embedded reads no "
+                                              "files; leave out one of the two"):
+        mnist_first.main(["--quick", "--out", str(tmp_path / "o"), "--source", "embedded",
+                          "--data-dir", str(tmp_path)])
 
 
 def test_flag_types():
@@ -71,6 +90,66 @@ def test_command_line_below_reference_exits_1_and_python_gets_metrics(tmp_path, 
         _cli.run("x", None, body, None)
     assert info.value.code == 1
     assert _cli.run("x", None, body, ["--out", str(tmp_path)])["ok"] is False
+
+
+def test_other_settings_than_the_seeds_are_shown_not_judged(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("JAXBASICS_COMPILATION_CACHE", "0")
+    body = lambda args: _cli.Outcome({"a": 1}, {"a": 2}, ok=False)  # noqa: E731
+    knobs = lambda p: _cli.add_training_arguments(p, lr=0.1, epochs=3)  # noqa: E731
+    flags = ["--out", str(tmp_path), "--seed", "3", "--quick", "--mode", "jit"]
+    m = _cli.run("x", None, body, flags, add_arguments=knobs)  # seed, quick, mode: judged
+    assert (m["ok"], m["judged"], m["meets_reference"]) == (False, True, False)
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["x", *flags, "--lr", "1e-5", "--epochs", "3"])
+    m = _cli.run("x", None, body, None, add_arguments=knobs)  # no exit 1: not judged
+    assert (m["ok"], m["judged"], m["meets_reference"]) == (True, False, False)
+    assert lines(capsys.readouterr().out)[-1].startswith(
+        "not judged (--lr 1e-05: the references are for the seed's settings; the result does "
+        "not meet them): x; wrote ")
+    # an experiment that knows its references hold (another dataset's own setting) says so
+    judged = lambda args: _cli.Outcome({"a": 1}, {"a": 2}, ok=False, judged=True)  # noqa: E731
+    with pytest.raises(SystemExit) as info:
+        _cli.run("x", None, judged, None, add_arguments=knobs)
+    assert info.value.code == 1
+
+
+def test_resume_refuses_another_experiments_run_and_a_damaged_history(tmp_path):
+    ck, out = tmp_path / "ck", tmp_path / "out"
+    flags = ["--quick", "--epochs", "1", "--checkpoint-dir", str(ck), "--out", str(out)]
+    lenet.main(flags)
+    with pytest.raises(_cli.UsageError, match=f"{str(ck)!r} holds a run of lenet, not "
+                                              "mnist_mlp: resume it with python -m "
+                                              "experiments.lenet"):
+        mnist_mlp.main(flags + ["--resume"])
+    with pytest.raises(_cli.UsageError, match=r"was started with --quick given \(now not "
+                                              r"given\); resume it"):
+        lenet.main(flags[1:] + ["--resume"])
+    (ck / "history.npz").write_bytes(b"not a zip")
+    with pytest.raises(_cli.UsageError, match="history.npz' is damaged"):
+        lenet.main(flags + ["--resume"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(_cli.UsageError, match="argument --resume: no checkpoints in"):
+        lenet.main(["--quick", "--checkpoint-dir", str(tmp_path / "empty"), "--resume",
+                    "--out", str(out)])
+
+
+def test_a_ctrl_c_noted_while_starting_stops_the_run_before_its_body(tmp_path, monkeypatch,
+                                                                     capsys):
+    # A KeyboardInterrupt raised in a garbage-collector callback while JAX is imported is
+    # swallowed; the handler experiments/__init__.py installs notes it, and run stops.
+    import experiments
+    ran = []
+    body = lambda args: ran.append(1) or _cli.Outcome({}, {}, ok=True)  # noqa: E731
+    monkeypatch.setattr(experiments, "interrupted_while_starting", True)
+    with pytest.raises(KeyboardInterrupt):
+        _cli.run("x", None, body, ["--out", str(tmp_path)])
+    assert ran == [] and experiments.interrupted_while_starting is False
+    assert _cli.run("x", None, body, ["--out", str(tmp_path)])["ok"] and ran == [1]
+    seen = []
+    hook = experiments._quiet_interrupt(lambda *e: seen.append(e[0]))
+    hook(KeyboardInterrupt, KeyboardInterrupt(), None)  # one line, no traceback
+    hook(ValueError, ValueError("x"), None)  # anything else: the usual hook
+    assert capsys.readouterr().err == "\ninterrupted\n" and seen == [ValueError]
 
 
 def test_ctrl_c_outside_fit_is_one_line_exit_130(tmp_path, monkeypatch, capsys):
@@ -233,5 +312,6 @@ def test_run_settings_are_the_defining_flags_as_json():
     import argparse
     args = argparse.Namespace(lr=0.1, batch_size=64, sizes=(1, 2), fn=print, out=Path("o"),
                               mode="jit", only=["resnet"], experiment="x", argv=["--lr"])
-    assert _cli.run_settings(args) == {"batch_size": 64, "fn": "<builtin_function_or_method>",
-                                       "lr": 0.1, "sizes": [1, 2]}
+    assert _cli.run_settings(args) == {"batch_size": 64, "experiment": "x",
+                                       "fn": "<builtin_function_or_method>", "lr": 0.1,
+                                       "sizes": [1, 2]}

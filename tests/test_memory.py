@@ -82,3 +82,62 @@ def test_the_command_line_releases_unless_switched_off(tmp_path, setting, regist
                          text=True, env=env).stdout
     expected = registered and memory._malloc_trim() is not None  # (never without glibc)
     assert out.strip().splitlines()[-1] == f"registered {expected}"
+
+
+def test_the_memory_comparison_checks_its_data_directory_first(tmp_path, monkeypatch, capsys):
+    """A directory without MNIST's training IDX files is one argparse error line (exit 2)
+    naming the files looked for, before any stage's process starts."""
+    from experiments import _memory
+    stages = []
+    monkeypatch.setattr(_memory, "run", lambda *args: stages.append(args) or (1.0, 1.0))
+    for present, message in [
+            ((), "holds no MNIST IDX files: looked for train-images-idx3-ubyte[.gz] and "
+                  "train-labels-idx1-ubyte[.gz]"),
+            (("train-images-idx3-ubyte",),
+             "lacks train-labels-idx1-ubyte[.gz]: the MNIST IDX files needed are "
+             "train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]")]:
+        for name in present:
+            (tmp_path / name).write_bytes(b"")
+        with pytest.raises(SystemExit) as info:
+            _memory.main(["--data-dir", str(tmp_path), "--no-torch"])
+        assert info.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            f"_memory.py: error: argument --data-dir: '{tmp_path}' {message}")
+    assert stages == []
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(b"")  # gzipped or not
+    assert len(_memory.main(["--data-dir", str(tmp_path), "--no-torch"])) == len(
+        _memory.JAX_STAGES)
+
+
+def test_the_memory_comparison_says_which_stage_failed_in_one_line(tmp_path, monkeypatch,
+                                                                   capsys):
+    from experiments import _memory
+    with pytest.raises(_memory.StageFailed, match="the nosuch stage 'numpy' failed: "
+                       "AttributeError: module 'experiments._memory' has no attribute "
+                       "'stage_nosuch'"):
+        _memory.run("nosuch", "numpy", str(tmp_path), "fused")  # a process that fails
+    for name in _memory.TRAIN_FILES:
+        (tmp_path / name).write_bytes(b"")
+
+    def fails(side, stage, *args):
+        raise _memory.StageFailed(f"the {side} stage {stage!r} failed: CorruptDataset: x")
+    monkeypatch.setattr(_memory, "run", fails)
+    with pytest.raises(SystemExit) as info:
+        _memory.main(["--data-dir", str(tmp_path)])
+    assert info.value.code == 1
+    assert capsys.readouterr().err == (
+        "_memory.py: error: the jax stage 'numpy' failed: CorruptDataset: x\n")
+
+
+def test_the_memory_comparisons_flags_have_help(capsys, monkeypatch):
+    from experiments import _memory
+    monkeypatch.setenv("COLUMNS", "300")  # help lines unwrapped
+    with pytest.raises(SystemExit) as info:
+        _memory.main(["--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert ("--data-dir DIR required: a directory holding MNIST's training IDX files, "
+            "train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz (or uncompressed)"
+            in text)
+    assert ("--mode {jit,fused} how the JAX epoch runs: jit, one compiled step per batch; "
+            "fused, the whole epoch in one compiled scan (default fused)" in text)

@@ -86,3 +86,42 @@ def test_torch_process_reads_the_same_digits_without_jax(tmp_path):
     assert run["returncode"] == 0, run.get("error")
     assert run["result"]["epochs"] == 3 and run["result"]["last_batch_loss"] < 1e-3
     assert run["figures"] == ["data.png"]  # d2l 3.2's scatter of the data, as the seed draws
+
+
+def test_output_paths_and_names_are_checked_before_anything_runs(tmp_path, monkeypatch,
+                                                                    capsys):
+    """A --json or --worktree that cannot be written, or an unknown --only, is one argparse
+    error line naming the flag (exit 2), before a single process is timed."""
+    def ran(*args, **kwargs):
+        raise AssertionError("ran before its arguments were checked")
+    for name in ("machine", "measure", "before_after"):
+        monkeypatch.setattr(wp, name, ran)
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("")
+    cases = [
+        (["--json", str(a_file / "x.json")], f"argument --json: '{a_file}' is not a directory"),
+        (["--json", str(tmp_path)], f"argument --json: '{tmp_path}' is a directory"),
+        (["--before", "HEAD", "--worktree", str(full)],
+         f"argument --worktree: '{full}' already exists; git worktree add needs a new path or "
+         "an empty directory"),
+        (["--before", "HEAD", "--worktree", str(a_file / "tree")],
+         f"argument --worktree: '{a_file}' is not a directory"),
+        (["--only", "nosuch"], "argument --only: unknown experiment(s) ['nosuch']; choose from "
+         + ", ".join(wp.EXPERIMENTS) + " (any catalogue experiment with --no-torch)"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as info:
+            wp.main(argv)
+        assert info.value.code == 2, argv
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            f"whole_process.py: error: {message}")
+    # What may be written: a new file in directories still to be made, an existing file, a
+    # new or empty worktree directory.
+    assert wp.output_file(str(tmp_path / "a" / "b.json")) == tmp_path / "a" / "b.json"
+    assert wp.output_file(str(a_file)) == a_file
+    (tmp_path / "empty").mkdir()
+    assert wp._worktree_dir(str(tmp_path / "empty")) == tmp_path / "empty"
+    assert wp._worktree_dir(str(tmp_path / "new" / "tree")) == tmp_path / "new" / "tree"
