@@ -524,10 +524,10 @@ def train(args: argparse.Namespace, step: engine.Step, state: engine.TrainState,
     it first restores the newest checkpoint there and runs what is left of the ``epochs``
     (a finished run is not trained again), the saved loss curve and epoch logs in front of
     the new ones. Raises ``UsageError`` for a batch larger than the data or one that does
-    not split over the devices, :class:`~jaxbasics.train.Interrupted` (with ``resume`` set: the command
-    that resumes, or None) and :class:`~jaxbasics.train.NonFiniteLoss` (its learning_rate
-    filled in from ``learning_rate`` when the optimizer hides it): :func:`run` turns them
-    into one line and an exit code.
+    not split over the devices, :class:`~jaxbasics.train.Interrupted` (with ``resume`` set:
+    the command that resumes, or None) and :class:`~jaxbasics.train.NonFiniteLoss` (its
+    learning_rate filled in from ``learning_rate`` when the optimizer hides it): :func:`run`
+    turns them into one line and an exit code.
     """
     n = None if batch_size is None else len(jax.tree.leaves(data)[0])
     if batch_size is not None and batch_size > n:

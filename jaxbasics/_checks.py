@@ -27,6 +27,21 @@ def positive(name: str, value: Any, *, integer: bool = False) -> Any:
     return value
 
 
+def prng_key(name: str, key: Any) -> Any:
+    """Return ``key`` if it is one PRNG key: ``jax.random.key``'s typed key, shape (), or a
+    raw ``jax.random.PRNGKey``, uint32 (2,) (traced ones too: only dtype and shape are
+    looked at); else raise TypeError naming ``name``."""
+    import jax
+    import jax.numpy as jnp
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and (jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+                              and key.shape == ()
+                              or dtype == jnp.uint32 and key.shape == (2,)):
+        return key
+    raise TypeError(f"{name} must be a PRNG key, jax.random.key(seed); got "
+                    f"{type(key).__name__} {getattr(key, 'shape', '')}".rstrip())
+
+
 def same_leading_axis(**arrays: Any) -> int:
     """Return the common length of the arrays' first axes, or raise naming the odd one out."""
     lengths = {name: len(a) for name, a in arrays.items()}

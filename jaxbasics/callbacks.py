@@ -25,8 +25,8 @@ Evaluate = Callable[[TrainState], dict[str, float]]
 class Monitor:
     """Evaluate every epoch, record the numbers, and track the best epoch.
 
-    evaluate: ``evaluate(state) -> {name: float}`` (e.g. a closure over
-        ``train.evaluate(metric_fn, state.params, val_data)``).
+    evaluate: ``evaluate(state) -> {name: float}`` (e.g.
+        ``lambda state: step.evaluate(state, val_data, batch_size)``).
     monitor: which of those names decides "best"; mode: ``'min'`` or ``'max'``.
     min_delta: an improvement must beat the best by more than this.
     prefix: prepended to the names in the dict returned to ``fit`` (``"val_"``).

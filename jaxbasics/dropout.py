@@ -12,6 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
+from jaxbasics._checks import prng_key
+
 
 def check_rate(p: float | Array) -> float | Array:
     """Return ``p`` as a float if it is in [0, 1), else raise ValueError naming ``p``. A
@@ -44,5 +46,6 @@ def dropout(x: Array, p: float | Array, key: Array | None, *, train: bool = True
     if key is None:
         raise ValueError("key must be a PRNG key when dropout trains with p > 0; use "
                          "make_step(..., stateful=True) and init_state(..., key=)")
+    prng_key("key", key)
     keep = jax.random.bernoulli(key, 1.0 - p, jnp.shape(x))
     return jnp.where(keep, x / (1.0 - p), jnp.zeros((), x.dtype)).astype(x.dtype)

@@ -177,6 +177,10 @@ def cross_entropy(logits: Array, labels: Array, weight: Array | None = None,
     labels = jnp.asarray(labels)
     num_classes = jnp.shape(logits)[-1]
     if jnp.issubdtype(labels.dtype, jnp.floating):
+        if jnp.shape(labels) == jnp.shape(logits)[:-1]:  # class indices stored as floats
+            raise TypeError(f"class-index labels must be integers; got {labels.dtype} labels "
+                            f"of shape {jnp.shape(labels)} (cast with labels.astype(jnp.int32); "
+                            f"float labels are probabilities of logits' shape)")
         if jnp.shape(labels) != jnp.shape(logits):
             raise ValueError(f"probability labels must have the shape of logits; got logits "
                              f"{jnp.shape(logits)} and labels {jnp.shape(labels)}")

@@ -42,15 +42,30 @@ LearningRate = Union[float, Schedule]
 
 
 def _learning_rate(learning_rate: LearningRate) -> LearningRate:
+    """A schedule, or a number >= 0 (PyTorch accepts 0: nothing moves)."""
     if callable(learning_rate):
         return learning_rate
-    return positive("learning_rate", learning_rate)
+    return _non_negative("learning_rate", learning_rate)
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number; got {value!r}")
+    return value
 
 
 def _non_negative(name: str, value: float) -> float:
-    if not value >= 0:
+    if not _number(name, value) >= 0:
         raise ValueError(f"{name} must be >= 0; got {value!r}")
     return value
+
+
+def _betas(b1: float, b2: float, eps: float) -> None:
+    """torch.optim.Adam's checks: each beta in [0, 1), eps >= 0."""
+    for name, b in (("b1", b1), ("b2", b2)):
+        if not 0 <= _number(name, b) < 1:
+            raise ValueError(f"{name} must be in [0, 1) (torch: betas); got {b!r}")
+    _non_negative("eps", eps)
 
 
 def _decayed(weight_decay: float, tx: optax.GradientTransformation
@@ -113,6 +128,9 @@ def rmsprop(learning_rate: LearningRate, alpha: float = 0.99, eps: float = 1e-8,
     ``decay``). PyTorch adds eps outside the square root; Optax's default adds it inside
     (``eps_in_sqrt=True``), so it is switched off here to follow PyTorch.
     """
+    _non_negative("alpha", alpha)
+    _non_negative("eps", eps)
+    _non_negative("momentum", momentum)
     return _decayed(weight_decay, optax.rmsprop(
         _learning_rate(learning_rate), decay=alpha, eps=eps, momentum=momentum or None,
         centered=centered, eps_in_sqrt=False))
@@ -154,6 +172,7 @@ def adam(learning_rate: LearningRate, b1: float = 0.9, b2: float = 0.999,
     the decoupled one). ``amsgrad`` follows PyTorch (:func:`scale_by_torch_amsgrad`), not
     ``optax.amsgrad``.
     """
+    _betas(b1, b2, eps)
     lr = _learning_rate(learning_rate)
     tx = (optax.chain(scale_by_torch_amsgrad(b1, b2, eps), optax.scale_by_learning_rate(lr))
           if amsgrad else optax.adam(lr, b1=b1, b2=b2, eps=eps))
@@ -167,6 +186,7 @@ def adamw(learning_rate: LearningRate, b1: float = 0.9, b2: float = 0.999, eps: 
     The decay is decoupled: param -= lr * wd * param, outside the Adam ratio.
     ``amsgrad`` as in :func:`adam`.
     """
+    _betas(b1, b2, eps)
     _non_negative("weight_decay", weight_decay)
     lr = _learning_rate(learning_rate)
     if amsgrad:

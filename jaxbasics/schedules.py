@@ -22,13 +22,13 @@ def step_decay(learning_rate: float, step_size: int, gamma: float = 0.1, *,
     """``lr * gamma ** (epoch // step_size)`` as a function of the step count.
 
     step_size: epochs between decays (PyTorch's ``step_size``); steps_per_epoch: optimizer
-    steps in one epoch (1 for full batch). gamma in (0, 1].
+    steps in one epoch (1 for full batch). gamma > 0 (PyTorch allows growth too).
     """
     positive("learning_rate", learning_rate)
     positive("step_size", step_size, integer=True)
     positive("steps_per_epoch", steps_per_epoch, integer=True)
-    if not 0 < gamma <= 1:
-        raise ValueError(f"gamma must be in (0, 1]; got {gamma!r}")
+    if not gamma > 0:
+        raise ValueError(f"gamma must be > 0 (below 1 decays); got {gamma!r}")
     return optax.exponential_decay(learning_rate, transition_steps=step_size * steps_per_epoch,
                                    decay_rate=gamma, staircase=True)
 

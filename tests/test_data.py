@@ -10,6 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -295,3 +297,19 @@ def test_the_command_line_reports_missing_or_wrong_files_in_one_line(tmp_path):
     assert done.stderr.splitlines() == [
         f"mnist_first.py: error: argument --data-dir: {mnist / 'train-images-idx3-ubyte.gz'} "
         "is mnist's file, not fashion_mnist's: point --data-dir at fashion_mnist's files"]
+
+
+def test_keys_and_row_counts_are_checked_where_they_enter():
+    from jaxbasics import data
+    from jaxbasics.dropout import dropout
+    for call in (lambda: dropout(jnp.ones(3), 0.5, 0), lambda: data.epoch_indices(0, 10, 2),
+                 lambda: data.linear_data(0), lambda: data.synthetic_data(7)):
+        with pytest.raises(TypeError, match=r"key must be a PRNG key, jax.random.key\(seed\); "
+                                            r"got int$"):
+            call()
+    raw, typed = jax.random.PRNGKey(3), jax.random.key(3)  # both kinds of key are keys
+    np.testing.assert_array_equal(data.epoch_indices(raw, 10, 2),
+                                  data.epoch_indices(jax.random.wrap_key_data(raw), 10, 2))
+    assert data.epoch_indices(typed, 10, 2).shape == (5, 2)
+    with pytest.raises(ValueError, match="data leaf 0 has 100, data leaf 1 has 120"):
+        data.train_val_split((np.arange(100.0), np.arange(120.0)), 0.2)

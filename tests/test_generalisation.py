@@ -228,8 +228,10 @@ def test_step_decay_staircase():
     sched = schedules.step_decay(0.1, step_size=2, gamma=0.5, steps_per_epoch=3)
     got = [float(sched(s)) for s in range(0, 18, 3)]
     np.testing.assert_allclose(got, [0.1, 0.1, 0.05, 0.05, 0.025, 0.025], rtol=1e-6)
-    with pytest.raises(ValueError, match="gamma"):
-        schedules.step_decay(0.1, 2, gamma=1.5)
+    with pytest.raises(ValueError, match="gamma must be > 0"):
+        schedules.step_decay(0.1, 2, gamma=0.0)
+    grows = schedules.step_decay(0.1, 2, gamma=1.5)  # StepLR allows it
+    np.testing.assert_allclose([float(grows(s)) for s in (0, 2, 4)], [0.1, 0.15, 0.225], rtol=1e-6)
 
 
 def test_plateau_lowers_scale_through_engine():

@@ -61,13 +61,24 @@ def test_every_optimizer_descends(name):
 
 @pytest.mark.parametrize("call, message", [
     (lambda: optim.make("adagradx", 0.1), "optimizer must be one of"),
-    (lambda: optim.make("sgd", 0.0), "learning_rate must be a positive number"),
-    (lambda: optim.make("adam", -1e-3), "learning_rate must be a positive number"),
+    (lambda: optim.make("adam", -1e-3), r"learning_rate must be >= 0; got -0.001"),
+    (lambda: optim.make("adam", 0.1, eps=-1.0), r"eps must be >= 0; got -1.0"),
+    (lambda: optim.make("adamw", 0.1, b1=1.5), r"b1 must be in \[0, 1\) \(torch: betas\)"),
+    (lambda: optim.make("adam", 0.1, b2=1.0), r"b2 must be in \[0, 1\)"),
+    (lambda: optim.make("sgd", 0.1, momentum="0.9"), "momentum must be a number; got '0.9'"),
+    (lambda: optim.make("rmsprop", 0.1, alpha=-0.5), "alpha must be >= 0"),
     (lambda: optim.minibatch_sgd(0.03, 0), "batch_size must be a positive integer"),
 ])
 def test_bad_optimizer_arguments(call, message):
+    # torch.optim's checks: lr, eps >= 0, betas in [0, 1) ("Invalid beta parameter")
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+def test_a_zero_learning_rate_is_accepted_as_torch_does():
+    tx, p = optim.make("sgd", 0.0, momentum=0.9), {"a": jnp.ones(2)}
+    updates, _ = tx.update({"a": jnp.full(2, 3.0)}, tx.init(p), p)
+    np.testing.assert_array_equal(updates["a"], [0.0, 0.0])
 
 
 def test_mse_l1_reductions():
@@ -80,3 +91,11 @@ def test_mse_l1_reductions():
         losses.mse(jnp.ones((4, 1)), jnp.ones(4))
     with pytest.raises(ValueError, match="reduction must be one of"):
         losses.mse(a, b, "avg")
+
+
+def test_float_class_indices_are_named_as_such():
+    with pytest.raises(TypeError, match=r"class-index labels must be integers; got float32 "
+                                        r"labels of shape \(4,\)"):
+        losses.cross_entropy(jnp.zeros((4, 3)), jnp.array([0.0, 1.0, 2.0, 1.0]))
+    with pytest.raises(ValueError, match="probability labels must have the shape of logits"):
+        losses.cross_entropy(jnp.zeros((4, 3)), jnp.zeros((4, 2)))

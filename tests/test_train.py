@@ -832,7 +832,7 @@ def test_early_stopping_callback_through_fit():
     ({"batch_size": 1000}, ValueError, r"batch_size \(1000\) is larger than the data \(96 "),
     ({"steps_per_call": 0}, ValueError, "steps_per_call must be a positive integer"),
     ({"log_every": -1}, ValueError, "log_every must be a positive integer"),
-    ({"key": 3}, TypeError, r"key must be a PRNG key, jax.random.key\(seed\) .*; got int$"),
+    ({"key": 3}, TypeError, r"key must be a PRNG key, jax.random.key\(seed\); got int$"),
     ({"epochs": 2**31 // 6 + 1}, ValueError, r"epochs \(357913942\) of 6 steps from step 0 would "
                                           r"pass step 2147483647"),
     ({"key": jax.random.split(jax.random.key(0), 2)}, TypeError,

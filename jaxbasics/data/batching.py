@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxbasics._checks import positive
+from jaxbasics._checks import positive, prng_key
 
 
 def num_batches(n: int, batch_size: int, drop_last: bool = True) -> int:
@@ -72,7 +72,7 @@ def permutation(key: Array, n: int) -> Array:
     array is about five times faster than its key-value sort), stable or not (the same
     order: :data:`UNSTABLE_UP_TO` chooses the faster).
     """
-    s = jax.random.bits(key, (2,), jnp.uint32)
+    s = jax.random.bits(prng_key("key", key), (2,), jnp.uint32)
     h = _mix(_mix(jnp.arange(n, dtype=jnp.uint32) + s[0]) ^ s[1])
     ordered = jax.lax.sort(h, is_stable=n > UNSTABLE_UP_TO)
     return (_unmix(_unmix(ordered) ^ s[1]) - s[0]).astype(jnp.int32)

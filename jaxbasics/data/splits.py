@@ -12,7 +12,7 @@ import jax
 import numpy as np
 from jax import Array
 
-from jaxbasics._checks import positive
+from jaxbasics._checks import positive, same_leading_axis
 from jaxbasics._once import jit_once
 from jaxbasics.data.batching import permutation
 
@@ -59,7 +59,7 @@ def train_val_split(data: Any, val_fraction: float, key: Array | None = None
     leaves = jax.tree.leaves(data)
     if not leaves:
         raise ValueError("data must hold at least one array")
-    n = len(leaves[0])
+    n = same_leading_axis(**{f"data leaf {i}": a for i, a in enumerate(leaves)})
     val_idx, train_idx = split_indices(n, val_fraction, key)
     return _rows(data, train_idx), _rows(data, val_idx)
 

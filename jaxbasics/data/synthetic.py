@@ -9,7 +9,7 @@ import jax
 import numpy as np
 from jax import Array
 
-from jaxbasics._checks import positive
+from jaxbasics._checks import positive, prng_key
 from jaxbasics._once import jit_once
 
 
@@ -21,7 +21,7 @@ def linear_data(key: Array, n: int = 256, w: float = 5.0, b: float = 7.0,
     Returns x, y: (n, 1) float32 each (PyTorch's ``x.reshape(-1, 1)``).
     """
     positive("n", n, integer=True)
-    return _linear_data(key, n, w, b, noise)
+    return _linear_data(prng_key("key", key), n, w, b, noise)
 
 
 @jit_once(static_argnums=1)
@@ -42,7 +42,7 @@ def synthetic_data(key: Array, w: Sequence[float] | Array = (2.0, -3.4), b: floa
     w = np.asarray(w, np.float32)
     if w.ndim != 1:
         raise ValueError(f"w must be a vector (d,); got shape {w.shape}")
-    return _synthetic_data(key, w, b, n, noise)
+    return _synthetic_data(prng_key("key", key), w, b, n, noise)
 
 
 @jit_once(static_argnums=3)
