@@ -25,7 +25,6 @@ import importlib.util
 import json
 import os
 import re
-from pathlib import Path
 
 import jax
 
@@ -111,10 +110,11 @@ def ratios(rows: list[dict]) -> list[list]:
 
 
 def main(argv=None) -> list[dict]:
-    p = argparse.ArgumentParser(description=__doc__,
+    p = argparse.ArgumentParser(prog="jit_vs_eager.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small sizes, for tests")
-    p.add_argument("--json", type=Path, help="write the rows to this file")
+    p.add_argument("--json", type=_cli.output_file, metavar="FILE",
+                   help="write the rows to this file (checked before any timing)")
     p.add_argument("--only", help="only workloads whose name has a word starting with one "
                                   "of these comma-separated words (case-insensitive), e.g. "
                                   "lenet,mlp (lenet is not GoogLeNet)")

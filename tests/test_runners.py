@@ -23,6 +23,15 @@ def test_catalogue_runner_writes_report(tmp_path, capsys):
     assert page.count("src='data:image/png;base64,") == sum(len(r["figures"]) for r in rows) > 0
 
 
+def test_jit_vs_eager_checks_its_json_path_before_timing(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit) as info:
+        jit_vs_eager.main(["--json", str(tmp_path / "file" / "rows.json")])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"jit_vs_eager.py: error: argument --json: '{tmp_path / 'file'}' is not a directory")
+
+
 def test_jit_vs_eager_quick(tmp_path):
     out = tmp_path / "bench.json"
     rows = jit_vs_eager.main(["--quick", "--no-torch", "--only", "linear regression",
