@@ -465,6 +465,12 @@ def main(argv=None) -> dict:
                    help="where --before puts its git worktree: a new path or an empty "
                         "directory, removed afterwards (default: a temp dir)")
     args = p.parse_args(argv)
+    if args.worktree is not None and not args.before:
+        p.error("argument --worktree: only --before uses a worktree")
+    if args.before and subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify",
+                                       "--quiet", f"{args.before}^{{commit}}"],
+                                      capture_output=True).returncode != 0:
+        p.error(f"argument --before: {args.before!r} is not a commit of this repository")
     names = [n.strip() for n in (args.only or "").split(",") if n.strip()]
     if names == ["all"]:
         names = list(CATALOGUE)

@@ -108,14 +108,16 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, *, stride: IntPai
     impl: ``'xla'`` is ``lax.conv_general_dilated``. ``'slices'`` computes the same values
     as shifted slices of x and one matmul (``groups`` must be 1): kh * kw slices
     concatenated along channels (im2col), or for fewer than ``ROWS_BELOW_CHANNELS`` input
-    channels blocks of whole rows times a banded matrix built from the kernel: on XLA's CPU backend the gradient of a convolution inside a
-    compiled loop (``lax.scan``, the engine's ``fused`` mode) falls on a slow path, and the
-    slices and matmul do not. ``'auto'`` is ``'slices'`` on CPU, ``'xla'`` elsewhere.
+    channels blocks of whole rows times a banded matrix built from the kernel: on XLA's CPU
+    backend the gradient of a convolution inside a compiled loop (``lax.scan``, the engine's
+    ``fused`` mode) falls on a slow path, and the slices and matmul do not. ``'auto'`` is
+    ``'slices'`` on CPU, ``'xla'`` elsewhere.
 
     padding: an int or pair (zeros on both sides), or PyTorch's strings ``'valid'`` (0) and
     ``'same'`` (stride 1 only; total dilation·(k-1), the odd one on the bottom/right, so an
     even kernel pads asymmetrically, as PyTorch does).
     """
+    x, kernel = jnp.asarray(x), jnp.asarray(kernel)  # (nested lists too, as torch.tensor)
     if isinstance(padding, str):
         x, padding = _string_padding(x, kernel, padding, stride, dilation), 0
     _rank4("x", x)
@@ -123,7 +125,8 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, *, stride: IntPai
         raise ValueError(f"kernel must be 4-D (kh, kw, in, out); got shape {jnp.shape(kernel)}")
     if x.shape[-1] != kernel.shape[2] * groups:
         raise ValueError(f"x has {x.shape[-1]} channels but kernel expects "
-                         f"{kernel.shape[2] * groups} (kernel shape {kernel.shape}, groups {groups})")
+                         f"{kernel.shape[2] * groups} (kernel shape {kernel.shape}, "
+                         f"groups {groups})")
     if kernel.shape[3] % groups:
         raise ValueError(f"groups ({groups}) must divide the kernel's {kernel.shape[3]} output "
                          f"channels (kernel shape {kernel.shape})")
@@ -401,6 +404,10 @@ def batch_norm(x: Array, running_mean: Array, running_var: Array, scale: Array, 
     train=False: normalise with the running statistics, which are returned unchanged.
     Returns ``(y, running_mean, running_var)``.
     """
+    if not isinstance(momentum, (int, float)) or isinstance(momentum, bool):
+        raise TypeError(f"momentum must be a number in [0, 1]; got {momentum!r} (PyTorch's "
+                        "momentum=None, a cumulative average, needs the count of batches seen: "
+                        "keep it beside the statistics and pass 1 / count)")
     c = x.shape[-1]
     for name, v in (("running_mean", running_mean), ("running_var", running_var),
                     ("scale", scale), ("bias", bias)):
@@ -585,6 +592,7 @@ def layer_norm(x: Array, normalized_shape: int | Sequence[int], weight: Array | 
     ``epsilon`` defaults to 1e-6 (PyTorch's ``eps`` 1e-5) and which normalises only the
     last axis unless ``reduction_axes`` says otherwise.
     """
+    x = jnp.asarray(x)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if tuple(jnp.shape(x)[x.ndim - len(shape):]) != shape:
         raise ValueError(f"x must end with normalized_shape {shape}; got shape {jnp.shape(x)}")

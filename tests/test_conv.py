@@ -115,6 +115,15 @@ def test_a_window_larger_than_the_input_is_refused_as_torch(impl):
     assert conv.max_pool2d(jnp.zeros((1, 2, 2, 1)), 3, 1, 1).shape == (1, 2, 2, 1)
 
 
+def test_nested_lists_are_arrays_and_batch_norms_cumulative_momentum_is_named():
+    np.testing.assert_array_equal(conv.conv2d([[[[1.0], [2.0]]]], [[[[3.0]]]]), [[[[3.0], [6.0]]]])
+    np.testing.assert_allclose(conv.layer_norm([[1.0, 2.0, 3.0]], 3), [[-1.2247, 0.0, 1.2247]],
+                               atol=1e-4)
+    with pytest.raises(TypeError, match="momentum=None, a cumulative average, needs the count"):
+        conv.batch_norm(jnp.ones((4, 2)), jnp.zeros(2), jnp.ones(2), jnp.ones(2), jnp.zeros(2),
+                        train=True, momentum=None)
+
+
 def test_conv_checks_bias_groups_and_dtypes_and_takes_numpy_ints():
     x, k = jnp.zeros((1, 5, 5, 4)), jnp.zeros((3, 3, 2, 6))
     with pytest.raises(ValueError, match=r"bias must have shape \(6,\).*got \(1,\)"):

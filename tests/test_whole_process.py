@@ -109,6 +109,9 @@ def test_output_paths_and_names_are_checked_before_anything_runs(tmp_path, monke
          "an empty directory"),
         (["--before", "HEAD", "--worktree", str(a_file / "tree")],
          f"argument --worktree: '{a_file}' is not a directory"),
+        (["--before", "no-such-rev"],
+         "argument --before: 'no-such-rev' is not a commit of this repository"),
+        (["--worktree", str(tmp_path / "w")], "argument --worktree: only --before uses a worktree"),
         (["--only", "nosuch"], "argument --only: unknown experiment(s) ['nosuch']; choose from "
          + ", ".join(wp.EXPERIMENTS) + " (any catalogue experiment with --no-torch)"),
     ]
