@@ -27,6 +27,20 @@ def positive(name: str, value: Any, *, integer: bool = False) -> Any:
     return value
 
 
+def number(name: str, value: Any) -> Any:
+    """Return ``value`` if it is a Python number (not a bool), else raise TypeError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number; got {value!r}")
+    return value
+
+
+def non_negative(name: str, value: Any) -> Any:
+    """Return ``value`` if it is a number >= 0, else raise naming ``name``."""
+    if not number(name, value) >= 0:
+        raise ValueError(f"{name} must be >= 0; got {value!r}")
+    return value
+
+
 def prng_key(name: str, key: Any) -> Any:
     """Return ``key`` if it is one PRNG key: ``jax.random.key``'s typed key, shape (), or a
     raw ``jax.random.PRNGKey``, uint32 (2,) (traced ones too: only dtype and shape are

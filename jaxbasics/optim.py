@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxbasics._checks import positive
+from jaxbasics._checks import non_negative, number, positive
 
 Schedule = Callable[[Any], Any]
 LearningRate = Union[float, Schedule]
@@ -45,33 +45,21 @@ def _learning_rate(learning_rate: LearningRate) -> LearningRate:
     """A schedule, or a number >= 0 (PyTorch accepts 0: nothing moves)."""
     if callable(learning_rate):
         return learning_rate
-    return _non_negative("learning_rate", learning_rate)
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number; got {value!r}")
-    return value
-
-
-def _non_negative(name: str, value: float) -> float:
-    if not _number(name, value) >= 0:
-        raise ValueError(f"{name} must be >= 0; got {value!r}")
-    return value
+    return non_negative("learning_rate", learning_rate)
 
 
 def _betas(b1: float, b2: float, eps: float) -> None:
     """torch.optim.Adam's checks: each beta in [0, 1), eps >= 0."""
     for name, b in (("b1", b1), ("b2", b2)):
-        if not 0 <= _number(name, b) < 1:
+        if not 0 <= number(name, b) < 1:
             raise ValueError(f"{name} must be in [0, 1) (torch: betas); got {b!r}")
-    _non_negative("eps", eps)
+    non_negative("eps", eps)
 
 
 def _decayed(weight_decay: float, tx: optax.GradientTransformation
              ) -> optax.GradientTransformation:
     """PyTorch's coupled weight decay: g + wd * param, then ``tx``."""
-    if not _non_negative("weight_decay", weight_decay):
+    if not non_negative("weight_decay", weight_decay):
         return tx
     return optax.chain(optax.add_decayed_weights(weight_decay), tx)
 
@@ -107,8 +95,8 @@ def sgd(learning_rate: LearningRate, momentum: float = 0.0, *, dampening: float 
     Optax's ``trace``. With ``dampening`` d the buffer is b = momentum * b + (1 - d) * g
     after a first b = g (PyTorch's rule; nesterov needs d = 0, as in PyTorch).
     """
-    _non_negative("momentum", momentum)
-    _non_negative("dampening", dampening)
+    non_negative("momentum", momentum)
+    non_negative("dampening", dampening)
     if nesterov and (momentum <= 0 or dampening):
         raise ValueError("nesterov needs momentum > 0 and dampening 0 (as torch.optim.SGD)")
     lr = _learning_rate(learning_rate)
@@ -128,9 +116,9 @@ def rmsprop(learning_rate: LearningRate, alpha: float = 0.99, eps: float = 1e-8,
     ``decay``). PyTorch adds eps outside the square root; Optax's default adds it inside
     (``eps_in_sqrt=True``), so it is switched off here to follow PyTorch.
     """
-    _non_negative("alpha", alpha)
-    _non_negative("eps", eps)
-    _non_negative("momentum", momentum)
+    non_negative("alpha", alpha)
+    non_negative("eps", eps)
+    non_negative("momentum", momentum)
     return _decayed(weight_decay, optax.rmsprop(
         _learning_rate(learning_rate), decay=alpha, eps=eps, momentum=momentum or None,
         centered=centered, eps_in_sqrt=False))
@@ -187,7 +175,7 @@ def adamw(learning_rate: LearningRate, b1: float = 0.9, b2: float = 0.999, eps: 
     ``amsgrad`` as in :func:`adam`.
     """
     _betas(b1, b2, eps)
-    _non_negative("weight_decay", weight_decay)
+    non_negative("weight_decay", weight_decay)
     lr = _learning_rate(learning_rate)
     if amsgrad:
         return optax.chain(scale_by_torch_amsgrad(b1, b2, eps),
@@ -207,8 +195,8 @@ def adagrad(learning_rate: LearningRate = 1e-2, lr_decay: float = 0.0, weight_de
     differs from PyTorch by under eps (1e-10) relative; a zero accumulator gives a zero step
     in both.
     """
-    _non_negative("lr_decay", lr_decay)
-    _non_negative("initial_accumulator_value", initial_accumulator_value)
+    non_negative("lr_decay", lr_decay)
+    non_negative("initial_accumulator_value", initial_accumulator_value)
     lr = _learning_rate(learning_rate)
     if lr_decay:
         base = lr

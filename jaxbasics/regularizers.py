@@ -16,6 +16,7 @@ import numpy as np
 from jax import Array
 
 from jaxbasics import tensor
+from jaxbasics._checks import non_negative
 
 
 def _leaves(params: Any, only: Callable[[Array], bool] | None) -> list[Array]:
@@ -45,14 +46,6 @@ def weights_only(leaf: Array) -> bool:
     return jnp.ndim(leaf) >= 2
 
 
-def _coefficient(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number >= 0; got {value!r}")
-    if not value >= 0:
-        raise ValueError(f"{name} must be >= 0; got {value!r}")
-    return float(value)
-
-
 def regularized(objective: Callable[..., Any], *, l1: float = 0.0, l2: float = 0.0,
                 only: Callable[[Array], bool] | None = None) -> Callable[..., Any]:
     """``objective`` plus ``l1 * Σ|w| + l2 / 2 * Σw²`` over its first argument (the params).
@@ -63,8 +56,7 @@ def regularized(objective: Callable[..., Any], *, l1: float = 0.0, l2: float = 0
     l1, l2: coefficients >= 0. ``l2`` matches PyTorch's SGD ``weight_decay``.
     only: which leaves to penalise (e.g. :func:`weights_only`); None: all of them.
     """
-    l1 = _coefficient("l1", l1)
-    l2 = _coefficient("l2", l2)
+    l1, l2 = float(non_negative("l1", l1)), float(non_negative("l2", l2))
 
     def penalized(params, *args, **kwargs):
         out = objective(params, *args, **kwargs)
